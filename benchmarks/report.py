@@ -1,0 +1,49 @@
+"""Turn benchmarks/results/*.json into the Markdown table of benchmarks/RESULTS.md.
+
+Each benchmark writes ``{"benchmark": ..., "machine": ..., "rows": [{"metric", "ours", "anchor",
+"anchor_name", "ratio", "unit", "target"}...]}``; this script only formats them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def main() -> int:
+    out = ["# Benchmark results", "",
+           f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+           "figures from `benchmarks/run_all` (each anchor measured in the same run).", ""]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        out += [f"## {data.get('benchmark', path.stem)}", ""]
+        if data.get("machine"):
+            out += [f"_{data['machine']}_", ""]
+        out += ["| metric | ours | anchor | ratio | unit | target |", "|---|---:|---:|---:|---|---|"]
+        for row in data.get("rows", []):
+            anchor = fmt(row.get("anchor"))
+            if row.get("anchor_name"):
+                anchor = f"{anchor} ({row['anchor_name']})"
+            ratio = row.get("ratio")
+            out.append(f"| {row.get('metric', '')} | {fmt(row.get('ours'))} | {anchor} | "
+                       f"{'' if ratio is None else f'{ratio:.2f}x'} | {row.get('unit', '')} | "
+                       f"{row.get('target', '')} |")
+        out.append("")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

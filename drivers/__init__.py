@@ -1,0 +1,1 @@
+"""Reader and camera drivers: thin I/O shells around sans-I/O codecs."""

@@ -1,0 +1,64 @@
+"""Source URL scheme -> driver factory.
+
+Each driver module exposes ``open_source(source_id: str, url: str) -> Source``.  The
+registry imports it lazily so that a deployment without OpenCV can still run RFID only,
+and so that a scheme whose driver is missing gives a clear error instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, cast
+from urllib.parse import urlsplit
+
+from gateway.reads import SourceEvent
+
+
+class Source(Protocol):
+    """A running reader or camera.  ``events()`` yields reads and status changes until
+    ``close()`` is called; it reconnects by itself and never raises for I/O faults."""
+
+    source_id: str
+
+    def events(self) -> AsyncIterator[SourceEvent]: ...
+
+    async def close(self) -> None: ...
+
+
+class DriverNotAvailable(RuntimeError):
+    """The URL's scheme is known but its driver is not built or cannot be imported."""
+
+
+# scheme -> "module:function"
+DRIVERS: dict[str, str] = {
+    "llrp": "drivers.llrp.client:open_source",
+    "mercury": "drivers.mercury.driver:open_source",
+    "serial-ascii": "drivers.ascii_serial.driver:open_source",
+    "impinj-iot+http": "drivers.vendor_json.impinj:open_http_source",
+    "impinj-iot+mqtt": "drivers.vendor_json.impinj:open_mqtt_source",
+    "zebra-iot+mqtt": "drivers.vendor_json.zebra:open_mqtt_source",
+    "camera": "drivers.camera.source:open_source",
+    "images": "drivers.camera.source:open_source",
+}
+READER_SCHEMES = frozenset(s for s in DRIVERS if s not in {"camera", "images"})
+CAMERA_SCHEMES = frozenset({"camera", "images"})
+
+
+def scheme_of(url: str) -> str:
+    """``llrp://h:5084`` -> ``llrp``; ``camera:0`` -> ``camera``."""
+    return urlsplit(url).scheme.lower()
+
+
+def open_source(source_id: str, url: str) -> Source:
+    scheme = scheme_of(url)
+    target = DRIVERS.get(scheme)
+    if target is None:
+        raise DriverNotAvailable(f"{url!r}: unknown source scheme {scheme!r}")
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise DriverNotAvailable(f"{scheme!r} driver is not available: {exc}") from exc
+    factory = cast(Callable[[str, str], Source], getattr(module, func_name))
+    return factory(source_id, url)

@@ -1,0 +1,47 @@
+"""``border-gateway``: the command line.
+
+Each subcommand lives in its own module under :mod:`gateway.cli` and exposes
+``register(subparsers)``; the work itself is delegated to the stage's own package, so the
+CLI stays a thin shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+from gateway.cli import config_cmd, decode, demo, import_cmd, read, run, simulate
+from gateway.logs import add_logging_arguments, configure_logging
+
+SUBCOMMANDS = (run, demo, decode, read, simulate, config_cmd, import_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="border-gateway",
+        description="GS1 border-lane gateway: RFID and barcode reads -> lane passages -> "
+        "declaration matching -> MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_logging_arguments(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(level=args.log_level, json_lines=args.log_json)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+

@@ -1,0 +1,172 @@
+"""The site configuration: one YAML file describes a border post's gateway.
+
+See ``config/site.example.yaml`` for a documented two-lane example.  Readers are listed
+under the lane they serve; a reader whose antennas serve two lanes appears in both with
+the same ``id`` and ``url`` and disjoint antennas (it is opened once).
+"""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from drivers.registry import CAMERA_SCHEMES, READER_SCHEMES, scheme_of
+from gateway.config.common import Section, TopicSegment
+from gateway.config.enrichment import EnrichmentConfig
+from gateway.config.lane_engine import LaneEngineConfig
+from gateway.config.mqtt import MqttConfig
+
+Zone = Literal["entry", "portal", "exit"]
+DecoderName = Literal["zxing", "zbar"]
+
+
+def _default_decoders() -> list[DecoderName]:
+    return ["zxing", "zbar"]
+
+
+class AntennaConfig(Section):
+    zone: Zone = "portal"
+    rssi_min_dbm: float | None = Field(None, description="reads weaker than this are ignored")
+    min_reads: int | None = Field(None, ge=1, description="overrides lane_engine.min_reads for this antenna")
+
+
+class ReaderConfig(Section):
+    id: TopicSegment
+    url: str = Field(description="llrp://host:5084, mercury:///dev/ttyUSB0?baud=115200, serial-ascii://..., "
+                     "impinj-iot+http://..., impinj-iot+mqtt://host/topic, zebra-iot+mqtt://host/topic")
+    antennas: dict[int, AntennaConfig] = Field(
+        default_factory=lambda: {1: AntennaConfig()},
+        description="antenna port -> zone; reads from ports not listed here are ignored",
+    )
+    gpi_entry: int | None = Field(None, description="GPI port whose rising edge opens a passage")
+    gpi_exit: int | None = Field(None, description="GPI port whose rising edge closes a passage")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme = scheme_of(value)
+        if scheme not in READER_SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r} (known: {', '.join(sorted(READER_SCHEMES))})")
+        return value
+
+    @field_validator("antennas")
+    @classmethod
+    def _ports(cls, value: dict[int, AntennaConfig]) -> dict[int, AntennaConfig]:
+        bad = [port for port in value if not 1 <= port <= 65535]
+        if bad:
+            raise ValueError(f"antenna ports must be 1..65535, got {bad}")
+        return value
+
+
+class CameraConfig(Section):
+    id: TopicSegment
+    url: str = Field(description="camera:0, camera:rtsp://..., camera:file.mp4, images:./dir, camera:sim?...")
+    zone: Zone = "portal"
+    decoders: list[DecoderName] = Field(
+        default_factory=_default_decoders, description="decoder backends, in order of preference")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme = scheme_of(value)
+        if scheme not in CAMERA_SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r} (use camera: or images:)")
+        return value
+
+
+class LaneConfig(Section):
+    id: TopicSegment
+    name: str | None = None
+    read_point_gln: str | None = Field(None, description="GLN of the border post (13 digits); lane via AI 254")
+    default_direction: Literal["inbound", "outbound", "unknown"] = "unknown"
+    readers: list[ReaderConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("read_point_gln")
+    @classmethod
+    def _gln(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 13 and value.isdigit() and _mod10_ok(value)):
+            raise ValueError(f"{value!r} is not a valid 13-digit GLN (check digit)")
+        return value
+
+
+class ApiConfig(Section):
+    bind: str = Field("127.0.0.1:8080", description="host:port of the HTTP API and dashboard")
+    tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens allowed to write")
+    read_tokens: list[SecretStr] | None = Field(None, description="if set, reads need one of these (or a write token)")
+    max_body_bytes: int = Field(5_000_000, ge=1024)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: expected host:port")
+        if host not in ("localhost", "") and not host.startswith("["):
+            ip_address(host)  # raises ValueError with a clear message
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+
+class StorageConfig(Section):
+    path: Path = Field(Path("./data"), description="directory for the SQLite stores (outbox, declarations)")
+
+
+class SiteConfig(Section):
+    site: TopicSegment = Field(description="border post id, e.g. 'de-frankfurt-oder'")
+    gateway: TopicSegment = Field(description="this gateway's id at the site")
+    lanes: list[LaneConfig] = Field(min_length=1)
+    lane_engine: LaneEngineConfig = Field(default_factory=LaneEngineConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
+
+    @model_validator(mode="after")
+    def _unique(self) -> SiteConfig:
+        lane_ids = [lane.id for lane in self.lanes]
+        dupes = {i for i in lane_ids if lane_ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"duplicate lane ids: {sorted(dupes)}")
+        readers: dict[str, tuple[str, set[int]]] = {}
+        cameras: set[str] = set()
+        for lane in self.lanes:
+            for reader in lane.readers:
+                ports = set(reader.antennas)
+                if reader.id in readers:
+                    url, seen = readers[reader.id]
+                    if url != reader.url:
+                        raise ValueError(f"reader {reader.id!r} appears with two different urls")
+                    if seen & ports:
+                        raise ValueError(f"reader {reader.id!r}: antennas {sorted(seen & ports)} "
+                                         "are mapped to more than one lane")
+                    seen |= ports
+                else:
+                    readers[reader.id] = (reader.url, ports)
+            for camera in lane.cameras:
+                if camera.id in cameras or camera.id in readers:
+                    raise ValueError(f"duplicate source id {camera.id!r}")
+                cameras.add(camera.id)
+        return self
+
+    def lane(self, lane_id: str) -> LaneConfig:
+        for lane in self.lanes:
+            if lane.id == lane_id:
+                return lane
+        raise KeyError(lane_id)
+
+
+def _mod10_ok(digits: str) -> bool:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    return (10 - total % 10) % 10 == int(digits[-1])
+

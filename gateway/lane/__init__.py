@@ -1,0 +1,1 @@
+"""Lane events: raw reads -> zones -> dedup/presence -> arbitration -> vehicle passages."""

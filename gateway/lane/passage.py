@@ -1,0 +1,77 @@
+"""A passage: one vehicle's session in one lane, and the identifiers it carried.
+
+This is the contract between the lane engine (which builds passages), enrichment (which
+matches a closed passage to declarations) and publishing (which turns it into EPCIS and
+MQTT messages).  It is plain data; the engine that fills it lives in :mod:`gateway.lane`.
+
+>>> from gateway.identity import Identifier
+>>> seen = SeenIdentifier(Identifier.from_elements([("00", "106141411234567897")]),
+...                       Evidence(10.0, 12.5, reads=14, best_rssi_dbm=-48.0))
+>>> p = Passage(id="p-1", lane="lane1", direction="inbound", state="closed", opened_at=9.8,
+...             closed_at=17.0, close_reason="quiet", identifiers=(seen,))
+>>> sorted(p.by_type()), p.count("sscc")
+(['sscc'], 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.identity import Identifier
+
+Direction = Literal["inbound", "outbound", "unknown"]
+PassageState = Literal["open", "closed"]
+CloseReason = Literal["quiet", "trigger", "max_duration", "shutdown"]
+PassageEventKind = Literal["new", "update", "end"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an identifier is in a passage: when and how strongly it was seen."""
+
+    first_seen: float  # host UTC epoch seconds
+    last_seen: float
+    reads: int
+    best_rssi_dbm: float | None = None
+    carriers: tuple[str, ...] = ("rfid",)  # "rfid", "barcode"
+    sources: tuple[str, ...] = ()  # reader / camera ids
+    confidence: float = 1.0  # lane-assignment confidence from cross-lane arbitration, 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class SeenIdentifier:
+    identifier: Identifier
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    id: str  # stable: the same passage keeps its id across new/update/end
+    lane: str
+    direction: Direction
+    state: PassageState
+    opened_at: float
+    closed_at: float | None = None
+    close_reason: CloseReason | None = None
+    identifiers: tuple[SeenIdentifier, ...] = ()
+    triggers: tuple[str, ...] = field(default=())  # e.g. "gpi:rdr1:1", "camera:cam1:entry"
+
+    def by_type(self) -> dict[str, list[SeenIdentifier]]:
+        """Distinct identifiers grouped by key type (``sscc``, ``sgtin``, ``gtin``, ``grai`` ...)."""
+        groups: dict[str, list[SeenIdentifier]] = {}
+        for seen in self.identifiers:
+            groups.setdefault(seen.identifier.key_type, []).append(seen)
+        return groups
+
+    def count(self, key_type: str) -> int:
+        return sum(1 for seen in self.identifiers if seen.identifier.key_type == key_type)
+
+
+@dataclass(frozen=True, slots=True)
+class PassageEvent:
+    """Lifecycle event: ``new`` when opened, ``update`` (rate-limited) while open, ``end`` once."""
+
+    kind: PassageEventKind
+    passage: Passage
+    time: float
