@@ -1,0 +1,1 @@
+"""The running service: supervision of sources, the pipeline, the HTTP API and the dashboard."""

@@ -1,0 +1,182 @@
+"""The HTTP API (FastAPI) and the dashboard.
+
+Reads: ``/health``, ``/ready``, ``/metrics``, ``/api/state``, ``/api/lanes``, ``/api/sources``,
+``/api/passages``, ``/api/outbox``, ``/api/asyncapi``, ``/api/events`` (Server-Sent Events) and
+the master-data reads of :mod:`gateway.service.api_masterdata`.  Writes need a bearer token
+(``api.tokens``); reads too when ``api.read_tokens`` is set.  Invalid bodies get 422 with the
+field path of each problem, oversized bodies 413, and no error response carries internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import __version__
+from gateway.config import SiteConfig, format_loc
+from gateway.service.auth import TokenAuth
+from gateway.service.http_limits import BodySizeLimit
+from gateway.service.live import LiveState
+from gateway.service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApiContext:
+    """What the API needs from the running service; each callable is cheap and non-blocking."""
+
+    config: SiteConfig
+    live: LiveState
+    metrics: Metrics
+    store: Any = None  # gateway.enrichment store (declarations, products, parties)
+    outbox_state: Callable[[], dict[str, Any]] = field(default=lambda: {"available": False})
+    asyncapi: Callable[[], dict[str, Any]] | None = None
+    ready: Callable[[], bool] = field(default=lambda: True)
+    passage_query: Callable[..., list[dict[str, Any]]] | None = None
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="gs1-border-gateway",
+        version=__version__,
+        description="Declarations, master data, lane status and passages of one border gateway.",
+    )
+    auth = TokenAuth(ctx.config.api.tokens, ctx.config.api.read_tokens)
+    app.state.ctx, app.state.auth = ctx, auth
+    read_dep = [Depends(auth.require_read)]
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            loc = [part for part in error.get("loc", ()) if isinstance(part, (str, int))]
+            problems.append({"loc": loc, "path": format_loc(loc), "msg": error.get("msg", ""),
+                             "type": error.get("type", "")})
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.error("internal error %s on %s %s: %s", incident, request.method, request.url.path,
+                  type(exc).__name__, exc_info=exc)
+        return JSONResponse({"detail": "internal error", "incident": incident}, status_code=500)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        html = resources.files("gateway.service").joinpath("dashboard.html").read_text(encoding="utf-8")
+        return HTMLResponse(html)
+
+    @app.get("/health", tags=["status"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["status"])
+    async def ready() -> JSONResponse:
+        ok = ctx.ready()
+        return JSONResponse({"ready": ok, "mqtt_connected": ctx.live.mqtt_connected},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["status"], dependencies=read_dep)
+    async def metrics() -> Response:
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/state", tags=["status"], dependencies=read_dep)
+    async def state() -> dict[str, Any]:
+        snapshot = ctx.live.snapshot()
+        snapshot["outbox"] = ctx.outbox_state()
+        snapshot["site"], snapshot["gateway"] = ctx.config.site, ctx.config.gateway
+        return snapshot
+
+    @app.get("/api/lanes", tags=["status"], dependencies=read_dep)
+    async def lanes() -> list[dict[str, Any]]:
+        out = []
+        for lane in ctx.config.lanes:
+            view = ctx.live.lanes[lane.id].as_dict()
+            view["readers"] = [r.id for r in lane.readers]
+            view["cameras"] = [c.id for c in lane.cameras]
+            out.append(view)
+        return out
+
+    @app.get("/api/sources", tags=["status"], dependencies=read_dep)
+    async def sources() -> list[dict[str, Any]]:
+        return [health.as_dict() for health in ctx.live.sources.values()]
+
+    @app.get("/api/passages", tags=["passages"], dependencies=read_dep)
+    async def passages(
+        lane: str | None = None,
+        since: float | None = Query(None, description="closed at or after (epoch seconds)"),
+        until: float | None = Query(None, description="closed before (epoch seconds)"),
+        mrn: str | None = Query(None, description="linked declaration MRN"),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        if ctx.passage_query is not None:
+            return ctx.passage_query(lane=lane, since=since, until=until, mrn=mrn, limit=limit)
+        rows = list(reversed(ctx.live.passages))
+        out = []
+        for row in rows:
+            closed = row.get("closed_at") or 0.0
+            if lane and row.get("lane") != lane:
+                continue
+            if since is not None and closed < since:
+                continue
+            if until is not None and closed >= until:
+                continue
+            if mrn and mrn not in row.get("declarations", []):
+                continue
+            out.append(row)
+            if len(out) >= limit:
+                break
+        return out
+
+    @app.get("/api/outbox", tags=["status"], dependencies=read_dep)
+    async def outbox() -> dict[str, Any]:
+        return ctx.outbox_state()
+
+    @app.get("/api/asyncapi", tags=["contract"])
+    async def asyncapi() -> JSONResponse:
+        if ctx.asyncapi is None:
+            return JSONResponse({"detail": "contract not available"}, status_code=404)
+        return JSONResponse(ctx.asyncapi())
+
+    @app.get("/api/events", tags=["status"], dependencies=read_dep)
+    async def events(request: Request) -> StreamingResponse:
+        queue = ctx.live.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield b"retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        message = await asyncio.wait_for(queue.get(), timeout=10.0)
+                    except TimeoutError:
+                        yield b": keepalive\n\n"
+                        continue
+                    yield f"event: {message['type']}\ndata: {json.dumps(message, default=str)}\n\n".encode()
+            finally:
+                ctx.live.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    from gateway.service.api_masterdata import add_masterdata_routes
+
+    add_masterdata_routes(app, ctx, auth)
+    app.add_middleware(BodySizeLimit, max_bytes=ctx.config.api.max_body_bytes)
+    return app
