@@ -10,6 +10,7 @@ path to MQTT goes through the durable outbox, never through here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class LiveState:
         self.mqtt_connected = False
         self.started_at = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- updates ------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class LiveState:
 
     def subscribe(self, maxsize: int = 256) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=maxsize)
+        self._loop = asyncio.get_running_loop()
         self._subscribers.add(queue)
         return queue
 
@@ -106,12 +109,23 @@ class LiveState:
 
     def broadcast(self, kind: str, data: dict[str, Any]) -> None:
         message = {"type": kind, "data": data, "time": time.time()}
+        loop = self._loop
+        if loop is None or not self._subscribers:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            self._deliver(message)
+        else:  # called from a worker thread (a camera grabber, a test): hand over to the loop
+            loop.call_soon_threadsafe(self._deliver, message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             if queue.full():
-                try:
+                with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()  # drop the oldest: the dashboard catches up from /api/state
-                except asyncio.QueueEmpty:
-                    pass
             queue.put_nowait(message)
 
     def snapshot(self) -> dict[str, Any]:
