@@ -1,0 +1,208 @@
+"""The gateway service: sources -> lane engine -> enrichment -> publisher, plus the API.
+
+One asyncio loop runs everything; drivers that need threads (pyserial, OpenCV) run their own
+and hand events to the loop.  The flow is flat and in this order:
+
+1. each configured reader and camera is opened once and supervised (restart with backoff);
+2. every event goes to :meth:`Gateway.on_source_event`: reads feed the lane engine, status
+   changes go to the live state, the metrics and the status topic;
+3. lane events come back from the engine (``feed`` and the periodic ``tick``): passage
+   ``new``/``update`` go to the ops topic, passage ``end`` is enriched and published as an
+   observation and an enriched record through the durable outbox.
+
+Shutdown (SIGTERM/SIGINT): stop the sources, close open passages (reason ``shutdown``),
+flush what the outbox can deliver within a deadline, publish ``offline`` and disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from gateway.config import SiteConfig
+from gateway.lane.passage import Passage, PassageEvent
+from gateway.reads import Read, SourceEvent, SourceStatus
+from gateway.service.api import ApiContext, create_app
+from gateway.service.http_server import EmbeddedServer, make_server
+from gateway.service.live import LiveState
+from gateway.service.metrics import Metrics
+from gateway.service.supervisor import supervise_source
+from gateway.service.views import passage_view
+
+log = logging.getLogger(__name__)
+
+
+class LaneEngine(Protocol):
+    def feed(self, read: Read) -> list[Any]: ...
+
+    def tick(self, now: float) -> list[Any]: ...
+
+    def close_all(self, now: float) -> list[Any]: ...
+
+
+class Enricher(Protocol):
+    def enrich(self, passage: Passage, now: float) -> Any: ...
+
+
+class Publisher(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self, flush_timeout: float) -> None: ...
+
+    def publish_passage_event(self, event: PassageEvent) -> None: ...
+
+    def publish_result(self, passage: Passage, result: Any) -> None: ...
+
+    def publish_source_status(self, status: SourceStatus) -> None: ...
+
+    def outbox_state(self) -> dict[str, Any]: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: SiteConfig,
+        engine: LaneEngine,
+        enricher: Enricher,
+        publisher: Publisher,
+        store: Any = None,
+        clock: Callable[[], float] = time.time,
+        result_view: Callable[[Passage, Any], dict[str, Any]] | None = None,
+        asyncapi: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.config, self.engine, self.enricher, self.publisher = config, engine, enricher, publisher
+        self.store, self.clock = store, clock
+        self.metrics = Metrics()
+        self.live = LiveState([(lane.id, lane.name) for lane in config.lanes])
+        self._result_view = result_view or (lambda passage, result: passage_view(passage))
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: EmbeddedServer | None = None
+        self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=store,
+                                  outbox_state=publisher.outbox_state, asyncapi=asyncapi,
+                                  ready=lambda: publisher.connected)
+        self.metrics.add_gauge_callback("bx_outbox_depth", "Messages waiting in the outbox",
+                                        lambda: float(publisher.outbox_state().get("depth") or 0))
+        self.metrics.add_gauge_callback("bx_outbox_oldest_age_seconds", "Age of the oldest queued message",
+                                        lambda: float(publisher.outbox_state().get("oldest_age_s") or 0))
+        self._sources = self._plan_sources()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _plan_sources(self) -> dict[str, tuple[str, str, list[str]]]:
+        """source id -> (kind, url, lanes): a reader serving two lanes is opened once."""
+        plan: dict[str, tuple[str, str, list[str]]] = {}
+        for lane in self.config.lanes:
+            for reader in lane.readers:
+                plan.setdefault(reader.id, ("reader", reader.url, []))[2].append(lane.id)
+            for camera in lane.cameras:
+                plan.setdefault(camera.id, ("camera", camera.url, []))[2].append(lane.id)
+        for source_id, (kind, url, lanes) in plan.items():
+            self.live.add_source(source_id, kind, url, lanes)
+        return plan
+
+    # -- the data path ------------------------------------------------------------------
+
+    def on_source_event(self, event: SourceEvent) -> None:
+        if isinstance(event, SourceStatus):
+            self.live.source_status(event)
+            self.metrics.source_up.labels(event.source).set(1 if event.state == "connected" else 0)
+            self.publisher.publish_source_status(event)
+            return
+        health = self.live.sources.get(event.source)
+        if health is not None:
+            health.reads += 1
+            health.last_read = event.host_time
+            if event.identifier is None:
+                health.errors += 1
+        self.metrics.reads.labels(event.source, event.carrier).inc()
+        self.metrics.decode_ok.labels(event.carrier, "ok" if event.identifier else "error").inc()
+        self._handle_lane_events(self.engine.feed(event))
+
+    def _handle_lane_events(self, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, PassageEvent):
+                self._on_passage_event(event)
+
+    def _on_passage_event(self, event: PassageEvent) -> None:
+        passage = event.passage
+        self.live.passage_event(event.kind, passage_view(passage))
+        self.publisher.publish_passage_event(event)
+        if event.kind != "end":
+            return
+        self.metrics.passages.labels(passage.lane).inc()
+        try:
+            result = self.enricher.enrich(passage, self.clock())
+        except Exception:  # enrichment must never lose the observation
+            log.exception("enrichment failed for passage %s", passage.id)
+            result = None
+        self.publisher.publish_result(passage, result)
+        record = self._result_view(passage, result)
+        for flag in record.get("flags", []):
+            self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
+        self.live.passage_result(record)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, serve_api: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.publisher.start)
+        if serve_api:
+            app = create_app(self.api_ctx)
+            self._server = make_server(app, self.config.api.host, self.config.api.port)
+            self._tasks.append(asyncio.create_task(self._server.serve(), name="api"))
+        for source_id, (_kind, url, _lanes) in self._sources.items():
+            self._tasks.append(asyncio.create_task(
+                supervise_source(source_id, url, self.on_source_event, self._stop,
+                                 on_restart=lambda sid: self.metrics.source_restarts.labels(sid).inc()),
+                name=f"source:{source_id}"))
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt-watch"))
+        log.info("gateway %s/%s running: %d lanes, %d sources", self.config.site, self.config.gateway,
+                 len(self.config.lanes), len(self._sources))
+        await self._stop.wait()
+        await self._shutdown()
+
+    async def _ticker(self, interval: float = 0.2) -> None:
+        while not self._stop.is_set():
+            try:
+                self._handle_lane_events(self.engine.tick(self.clock()))
+            except Exception:
+                log.exception("lane engine tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+
+    async def _mqtt_watch(self, interval: float = 0.5) -> None:
+        while not self._stop.is_set():
+            connected = bool(self.publisher.connected)
+            self.live.mqtt_connected = connected
+            self.metrics.mqtt_connected.set(1 if connected else 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+
+    async def _shutdown(self, flush_timeout: float = 5.0) -> None:
+        log.info("gateway stopping")
+        sources = [t for t in self._tasks if t.get_name().startswith("source:")]
+        _done, pending = await asyncio.wait(sources, timeout=15.0) if sources else (set(), set())
+        for task in pending:
+            task.cancel()
+        self._handle_lane_events(self.engine.close_all(self.clock()))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.publisher.stop, flush_timeout)
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            if task not in sources and not task.done():
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=5.0)
+        log.info("gateway stopped")
