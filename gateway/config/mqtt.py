@@ -24,6 +24,45 @@ class MqttTls(Section):
         return self
 
 
+BizStepName = Literal["arriving", "inspecting", "sampling", "holding", "departing"]
+
+
+class MqttExpiry(Section):
+    """MQTT 5 message expiry per topic class, seconds (0 = never expires)."""
+
+    lane_state_s: int = Field(300, ge=0, description="retained lane state: a dead lane must not show a stale vehicle")
+    ops_s: int = Field(600, ge=0, description="passage lifecycle events")
+    customs_s: int = Field(259_200, ge=0, description="observations and enriched records (72 h)")
+    flag_s: int = Field(86_400, ge=0, description="flags for alerting")
+    agency_s: int = Field(259_200, ge=0, description="SPS/CITES referrals")
+    command_s: int = Field(60, ge=0, description="command responses")
+
+
+class OutboxConfig(Section):
+    """Durable outbox: every message is on disk before it is published."""
+
+    path: Path | None = Field(None, description="SQLite file (default: {storage.path}/outbox.sqlite)")
+    max_messages: int = Field(200_000, ge=10, description="bound on queued messages")
+    max_age_s: int = Field(7 * 86_400, ge=60, description="queued messages older than this are expired")
+    when_full: Literal["drop_oldest", "reject_new"] = Field(
+        "drop_oldest", description="policy when max_messages is reached: evict the oldest message, or refuse "
+        "the new one (the caller gets OutboxFull). Either way: a metric, a status event and a log line")
+
+
+class EpcisSettings(Section):
+    """How lane passages become EPCIS 2.0 events."""
+
+    timezone: str = Field("UTC", description="IANA zone of the border post, for eventTimeZoneOffset")
+    vocabulary: str = Field("https://example.org/bx/voc/",
+                            description="base URI of the private vocabulary (MRN business transaction type)")
+    mrn_uri: str = Field("urn:bx:mrn:{mrn}", description="URI template for an MRN as an EPCIS bizTransaction")
+    biz_steps: dict[str, BizStepName] = Field(
+        default_factory=dict, description="lane id -> bizStep (default: arriving inbound, departing outbound)")
+    schema_base: str = Field("https://example.org/bx/schemas/",
+                             description="base URI of the published JSON Schemas (CloudEvents dataschema)")
+    event_type_prefix: str = Field("org.example.bx", description="prefix of the CloudEvents 'type'")
+
+
 class MqttConfig(Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port (TLS)")
     client_id: str | None = Field(None, description="default: bx-{site}-{gateway}")
@@ -34,6 +73,13 @@ class MqttConfig(Section):
     protocol: Literal["5", "3.1.1", "auto"] = Field("auto", description="MQTT 5 with a 3.1.1 fallback")
     base_topic: str = Field("bx/v1", description="prefix of every topic")
     keepalive_s: int = Field(30, ge=5, le=3600)
+    session_expiry_s: int = Field(86_400, ge=0, description="persistent session for inbound subscriptions")
+    will_delay_s: int = Field(15, ge=0, description="MQTT 5 Will Delay: no 'offline' flap on short reconnects")
+    reconnect_min_s: float = Field(0.5, gt=0, description="first reconnect delay; doubles up to reconnect_max_s")
+    reconnect_max_s: float = Field(30.0, gt=0)
+    expiry: MqttExpiry = Field(default_factory=MqttExpiry)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    epcis: EpcisSettings = Field(default_factory=EpcisSettings)
 
     @field_validator("url")
     @classmethod

@@ -1,0 +1,205 @@
+"""The machine-readable contract: JSON Schemas for every payload and an AsyncAPI 3.0 document.
+
+Generated from the pydantic models (:mod:`payloads`) and the classification table
+(:mod:`projections`): the agency and ops projections get schemas of their own that contain
+only the fields those audiences receive.  ``tools/gen_contract.py`` writes them to
+``gateway/publishing/schemas/``; ``tests/publishing/test_contract.py`` fails when the committed
+files differ from what the code generates.
+
+>>> files = generate()
+>>> sorted(files)[:3]
+['asyncapi.json', 'capabilities.v1.json', 'command-response.v1.json']
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.publishing import payloads as p
+from gateway.publishing.cloudevents import CONTENT_TYPE, SCHEMA_FILES
+from gateway.publishing.projections import CLASSIFICATION
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+EPCIS_SCHEMA = "https://gs1.github.io/EPCIS/JSON-Schema/EPCIS-JSON-Schema.json"
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True, mode="serialization")
+
+
+def _envelope(schema_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    env = _schema(p.CloudEvent[p.Payload])
+    defs = {**env.pop("$defs", {}), **data.pop("$defs", {})}
+    env["properties"]["data"] = data
+    env["title"] = schema_id
+    env["$defs"] = defs
+    return env
+
+
+def _filter(schema: dict[str, Any], defs: dict[str, Any], audience: str, path: str = "") -> dict[str, Any]:
+    """Keep only the properties ``audience`` receives (refs inlined so each projection stands alone)."""
+    if "$ref" in schema:
+        schema = copy.deepcopy(defs[schema["$ref"].rsplit("/", 1)[-1]])
+    schema = copy.deepcopy(schema)
+    for key in ("anyOf", "allOf", "oneOf"):
+        if key in schema:
+            schema[key] = [_filter(s, defs, audience, path) for s in schema[key]]
+    if schema.get("type") == "array" and "items" in schema:
+        schema["items"] = _filter(schema["items"], defs, audience, path)
+    if "properties" in schema:
+        kept = {}
+        for name, sub in schema["properties"].items():
+            child = f"{path}.{name}" if path else name
+            if audience in CLASSIFICATION.get(child, {}):
+                kept[name] = _filter(sub, defs, audience, child) if child not in ("observation.epcis",) else sub
+        schema["properties"] = kept
+        schema["required"] = [r for r in schema.get("required", []) if r in kept]
+        if not schema["required"]:
+            schema.pop("required")
+    return schema
+
+
+def _projection(audience: str) -> dict[str, Any]:
+    full = _schema(p.EnrichedData)
+    defs = full.pop("$defs", {})
+    data = _filter(full, defs, audience)
+    data["title"] = f"EnrichedData ({audience} projection)"
+    return data
+
+
+PAYLOADS: dict[str, tuple[str, Any]] = {
+    # schema id -> (kind, model or projection audience)
+    "bx.observation.v1": ("event", p.ObservationData),
+    "bx.enriched.v1": ("event", p.EnrichedData),
+    "bx.referral.sps.v1": ("event", "sps"),
+    "bx.referral.cites.v1": ("event", "cites"),
+    "bx.ops.decision.v1": ("event", "ops"),
+    "bx.flag.v1": ("event", p.FlagData),
+    "bx.passage.v1": ("event", p.PassageLifecycle),
+    "bx.status.v1": ("state", p.Status),
+    "bx.capabilities.v1": ("state", p.Capabilities),
+    "bx.lane-state.v1": ("state", p.LaneState),
+    "bx.command-response.v1": ("state", p.CommandResponse),
+}
+
+
+def payload_schemas() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for schema_id, (kind, source) in PAYLOADS.items():
+        data = _projection(source) if isinstance(source, str) else _schema(source)
+        schema = _envelope(schema_id, data) if kind == "event" else {**data, "title": schema_id}
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = SCHEMA_FILES[schema_id]
+        _mark_epcis(schema)
+        out[SCHEMA_FILES[schema_id]] = schema
+    return out
+
+
+def _mark_epcis(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "epcis" and isinstance(value, dict):
+                value["description"] = (value.get("description", "") + f" Validates against {EPCIS_SCHEMA}").strip()
+            else:
+                _mark_epcis(value)
+    elif isinstance(node, list):
+        for item in node:
+            _mark_epcis(item)
+
+
+# channel id -> (address, schema id(s), direction, retain, expiry class, description)
+CHANNELS: dict[str, tuple[str, list[str], str, bool, str]] = {
+    "status": ("{base}/ops/{site}/{gw}/status", ["bx.status.v1"], "send", True,
+               "Birth (online) after every CONNACK, Last Will (offline, reason lwt), offline on graceful stop."),
+    "capabilities": ("{base}/ops/{site}/{gw}/capabilities", ["bx.capabilities.v1"], "send", True,
+                     "Lanes, read points, schema ids and the AsyncAPI URL."),
+    "laneState": ("{base}/ops/{site}/{gw}/lane/{lane}/state", ["bx.lane-state.v1"], "send", True,
+                  "Lane open/closed/fault, occupancy, current passage, decision. MQTT 5 message expiry."),
+    "passage": ("{base}/ops/{site}/{gw}/lane/{lane}/passage", ["bx.passage.v1", "bx.ops.decision.v1"], "send",
+                False, "Passage lifecycle new/update/end, then the ops decision (proceed / go to bay)."),
+    "observation": ("{base}/customs/{site}/{gw}/observation/{lane}", ["bx.observation.v1"], "send", False,
+                    "EPCIS 2.0 core event(s) of a closed passage; CloudEvents id = CBV 2.0 event hash."),
+    "enriched": ("{base}/customs/{site}/{gw}/enriched/{lane}", ["bx.enriched.v1"], "send", False,
+                 "The full enriched record (customs audience)."),
+    "flag": ("{base}/customs/{site}/{gw}/flag/{severity}", ["bx.flag.v1"], "send", False,
+             "One message per flag, for alerting."),
+    "spsReferral": ("{base}/sps/{site}/{gw}/referral/{lane}", ["bx.referral.sps.v1"], "send", False,
+                    "Minimised SPS projection: no values, no rule logic, natural persons masked."),
+    "citesReferral": ("{base}/cites/{site}/{gw}/referral/{lane}", ["bx.referral.cites.v1"], "send", False,
+                      "Minimised CITES projection."),
+    "command": ("{base}/cmd/{site}/{gw}/{command}", [], "receive", False,
+                "Requests (JSON object). MQTT 5: Response Topic + Correlation Data; 3.1.1: responseTopic and "
+                "correlationId fields. The reply (bx.command-response.v1) goes to the response topic."),
+}
+
+
+def asyncapi() -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for schema_id, file in SCHEMA_FILES.items():
+        name = schema_id.removeprefix("bx.").replace(".", "-")
+        messages[name] = {
+            "name": schema_id,
+            "contentType": CONTENT_TYPE if PAYLOADS[schema_id][0] == "event" else "application/json",
+            "payload": {"$ref": f"./{file}"},
+            "bindings": {"mqtt": {"bindingVersion": "0.2.0", "payloadFormatIndicator": 1}},
+        }
+    messages["command-request"] = {"name": "bx.command-request", "contentType": "application/json",
+                                   "payload": {"type": "object"},
+                                   "bindings": {"mqtt": {"bindingVersion": "0.2.0", "correlationData": {
+                                       "type": "string"}, "responseTopic": {"type": "string"}}}}
+    for cid, (address, ids, action, retain, description) in CHANNELS.items():
+        params: dict[str, Any] = {name: {"description": f"configured {name} id"}
+                  for name in ("site", "gw", "lane", "severity", "command") if "{" + name + "}" in address}
+        if "severity" in params:
+            params["severity"] = {"enum": ["low", "medium", "high", "critical"]}
+        refs = [f"#/components/messages/{i.removeprefix('bx.').replace('.', '-')}" for i in ids] or [
+            "#/components/messages/command-request"]
+        channels[cid] = {
+            "address": address.replace("{base}/", "bx/v1/"),
+            "description": description,
+            "parameters": params,
+            "messages": {ref.rsplit("/", 1)[-1]: {"$ref": ref} for ref in refs},
+        }
+        operations[f"{action}{cid[0].upper()}{cid[1:]}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": retain}},
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "gs1-border-gateway MQTT interface", "version": "1.0.0",
+                 "description": "Topic base bx/v1 is configurable (mqtt.base_topic). QoS 1 by default "
+                                "(mqtt.qos); consumers dedupe by CloudEvents id. Events are never retained."},
+        "servers": {"site": {"host": "broker:8883", "protocol": "secure-mqtt", "protocolVersion": "5",
+                             "bindings": {"mqtt": {"bindingVersion": "0.2.0", "cleanSession": False,
+                                                   "lastWill": {"topic": "bx/v1/ops/{site}/{gw}/status",
+                                                                "qos": 1, "retain": True,
+                                                                "message": '{"state":"offline","reason":"lwt"}'}}}}},
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def generate() -> dict[str, str]:
+    """File name -> text, for everything under ``schemas/``."""
+    files = {name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in payload_schemas().items()}
+    files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def write(directory: Path = SCHEMA_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in generate().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,248 @@
+"""The broker connection: paho-mqtt 2.x, MQTT 5 with a 3.1.1 fallback, TLS, birth and Last Will.
+
+:class:`MqttLink` owns one paho client running its own network thread.  It connects in the
+background and reconnects with exponential backoff (``reconnect_min_s`` doubling up to
+``reconnect_max_s``); while it is down, publications already handed to paho are kept and
+re-sent with DUP after reconnecting, and the outbox keeps everything else.
+
+* Last Will: retained ``{"state":"offline","reason":"lwt"}`` on the status topic, QoS 1, with an
+  MQTT 5 Will Delay so a short reconnect does not flap; after every CONNACK the retained birth
+  ``{"state":"online",...}`` replaces it; :meth:`stop` publishes ``offline`` itself before a clean
+  DISCONNECT (which cancels the Will).
+* MQTT 5 properties per message (:func:`publish_properties`): content type, payload format
+  indicator 1 (UTF-8), message expiry, user properties (``schema``, ``audience``, ``gw`` ...),
+  correlation data and response topic.  Under 3.1.1 they are simply not sent: the payload is
+  self-describing (structured CloudEvents).
+* Inbound subscriptions use a persistent session (clean start false + session expiry, or
+  clean session false under 3.1.1) so queued messages arrive after an outage.
+* ``protocol: auto`` tries MQTT 5 first and falls back to 3.1.1 when the broker refuses the
+  protocol version (CONNACK 0x01 / reason 132).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.config.mqtt import MqttConfig
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[["InboundMessage"], None]
+_UNSUPPORTED_PROTOCOL = (1, 132)
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+    user_properties: tuple[tuple[str, str], ...] = ()
+    content_type: str | None = None
+
+
+def publish_properties(props: Mapping[str, Any]) -> Properties:
+    """MQTT 5 PUBLISH properties from the stored form ``{"content_type", "expiry", "user", ...}``."""
+    p = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    if props.get("content_type"):
+        p.ContentType = str(props["content_type"])
+    if props.get("utf8", True):
+        p.PayloadFormatIndicator = 1
+    if props.get("expiry"):
+        p.MessageExpiryInterval = int(props["expiry"])
+    if props.get("user"):
+        p.UserProperty = [(str(k), str(v)) for k, v in props["user"]]
+    if props.get("correlation") is not None:
+        p.CorrelationData = str(props["correlation"]).encode("utf-8")
+    if props.get("response_topic"):
+        p.ResponseTopic = str(props["response_topic"])
+    return p
+
+
+class MqttLink:
+    """One broker session.  ``on_ack(mid, ok)`` is called from paho's thread for each PUBACK."""
+
+    def __init__(self, cfg: MqttConfig, client_id: str, *, will: Will | None = None,
+                 birth: Callable[[], tuple[str, bytes]] | None = None,
+                 on_connected: Callable[[], None] | None = None,
+                 on_ack: Callable[[int, bool], None] | None = None) -> None:
+        self.cfg = cfg
+        self.client_id = client_id
+        self.will = will
+        self.birth = birth
+        self.on_connected = on_connected
+        self.on_ack = on_ack
+        self.protocol: str = "3.1.1" if cfg.protocol == "3.1.1" else "5"
+        self.connected = threading.Event()
+        self.connects = 0
+        self.last_error: str | None = None
+        self._handlers: dict[str, tuple[int, MessageHandler]] = {}
+        self._lock = threading.RLock()
+        self._stopping = False
+        self._client = self._make_client()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        v5 = self.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+            clean_session=None if v5 else False,
+        )
+        cfg = self.cfg
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.password.get_secret_value() if cfg.password else None)
+        if cfg.uses_tls:
+            tls = cfg.tls
+            client.tls_set(ca_certs=str(tls.ca) if tls and tls.ca else None,
+                           certfile=str(tls.cert) if tls and tls.cert else None,
+                           keyfile=str(tls.key) if tls and tls.key else None,
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            if tls and tls.insecure_skip_verify:
+                client.tls_insecure_set(True)
+        if self.will is not None:
+            will_props = None
+            if v5 and cfg.will_delay_s:
+                will_props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
+                will_props.WillDelayInterval = cfg.will_delay_s
+                will_props.ContentType = "application/json"
+                will_props.PayloadFormatIndicator = 1
+            client.will_set(self.will.topic, self.will.payload, qos=self.will.qos, retain=self.will.retain,
+                            properties=will_props)
+        client.reconnect_delay_set(max(1, int(cfg.reconnect_min_s)), max(1, int(cfg.reconnect_max_s)))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background (retrying until the broker answers)."""
+        self._stopping = False
+        props = None
+        if self.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self.cfg.session_expiry_s
+        self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
+                                   clean_start=False if self.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                                   properties=props)
+        self._client.loop_start()
+
+    def stop(self, offline: bytes | None = None, timeout: float = 5.0) -> None:
+        """Graceful stop: publish ``offline`` (retained) on the Will topic, then DISCONNECT."""
+        self._stopping = True
+        if offline is not None and self.will is not None and self.connected.is_set():
+            info = self._client.publish(self.will.topic, offline, qos=1, retain=True,
+                                        properties=self._json_props() if self.protocol == "5" else None)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                log.warning("could not publish offline status before disconnecting")
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected.clear()
+
+    def _json_props(self) -> Properties:
+        return publish_properties({"content_type": "application/json"})
+
+    # -- paho callbacks (network thread) ------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Properties | None) -> None:
+        if reason.is_failure:
+            self.last_error = str(reason)
+            log.warning("MQTT connect to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason)
+            if self.cfg.protocol == "auto" and self.protocol == "5" and reason.value in _UNSUPPORTED_PROTOCOL:
+                threading.Thread(target=self._fall_back, name="mqtt-fallback", daemon=True).start()
+            return
+        self.connects += 1
+        self.last_error = None
+        log.info("MQTT %s connected to %s:%d (session present: %s)", self.protocol, self.cfg.host,
+                 self.cfg.port, getattr(flags, "session_present", None))
+        if self.birth is not None and self.will is not None:
+            topic, payload = self.birth()
+            client.publish(topic, payload, qos=1, retain=True,
+                           properties=self._json_props() if self.protocol == "5" else None)
+        with self._lock:
+            subscriptions = [(f, qos) for f, (qos, _) in self._handlers.items()]
+        if subscriptions:
+            client.subscribe(subscriptions)
+        self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected()
+
+    def _fall_back(self) -> None:
+        log.warning("broker refused MQTT 5: falling back to MQTT 3.1.1")
+        old = self._client
+        old.loop_stop()
+        self.protocol = "3.1.1"
+        self._client = self._make_client()
+        if not self._stopping:
+            self.start()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Properties | None) -> None:
+        self.connected.clear()
+        if not self._stopping:
+            log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Properties | None) -> None:
+        if self.on_ack is not None:
+            self.on_ack(mid, not reason.is_failure)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        props = getattr(message, "properties", None)
+        inbound = InboundMessage(
+            topic=message.topic, payload=bytes(message.payload), qos=message.qos, retain=bool(message.retain),
+            response_topic=getattr(props, "ResponseTopic", None),
+            correlation_data=getattr(props, "CorrelationData", None),
+            user_properties=tuple(getattr(props, "UserProperty", ()) or ()),
+            content_type=getattr(props, "ContentType", None),
+        )
+        with self._lock:
+            handlers = [h for f, (_, h) in self._handlers.items() if mqtt.topic_matches_sub(f, message.topic)]
+        for handler in handlers:
+            try:
+                handler(inbound)
+            except Exception:
+                log.exception("handler for %s failed", message.topic)
+
+    # -- API -----------------------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool, props: Mapping[str, Any]) -> int:
+        """Hand one message to paho; returns its mid (acknowledged later through ``on_ack``)."""
+        properties = publish_properties(props) if self.protocol == "5" else None
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_QUEUE_SIZE):
+            raise RuntimeError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return int(info.mid)
+
+    def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
+        """Subscribe now (if connected) and after every reconnect."""
+        with self._lock:
+            self._handlers[topic_filter] = (qos, handler)
+        if self.connected.is_set():
+            self._client.subscribe(topic_filter, qos=qos)

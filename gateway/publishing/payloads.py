@@ -1,0 +1,242 @@
+"""Every MQTT payload the gateway publishes, as pydantic models (the contract's source of truth).
+
+The JSON Schemas and the AsyncAPI document under ``gateway/publishing/schemas/`` are generated
+from these models by ``tools/gen_contract.py``; a test fails when a model changes without the
+committed schemas being regenerated.  Field names are camelCase on the wire.
+
+>>> Status(state="online", gateway="gw-1", site="s1", time="2025-03-01T10:15:00.250Z").to_json()[:38]
+b'{"state":"online","site":"s1","gateway'
+
+Enrichment blocks (``links``, ``products``, ``parties``, ``flags``, ``routing``) are classified
+field by field in :mod:`gateway.publishing.projections`: that table decides which audience sees
+what, and a test makes sure no field here is left unclassified.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Audience = Literal["customs", "sps", "cites", "ops"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")
+
+
+# -- ops: status, capabilities, lane state, passage lifecycle ---------------------------------------
+
+
+class Status(Payload):
+    """Retained on ``ops/{site}/{gw}/status``: birth, graceful stop and Last Will."""
+
+    state: Literal["online", "offline"]
+    site: str
+    gateway: str
+    time: str | None = Field(None, description="when this status was published (absent in the Last Will)")
+    reason: Literal["lwt", "shutdown", "startup", "degraded"] | None = None
+    software: str | None = None
+    schemas: list[str] = Field(default_factory=list, description="payload schema ids this gateway emits")
+    outbox: dict[str, float] | None = Field(None, description="depth, oldestAgeS, dropped (when degraded)")
+
+
+class LaneInfo(Payload):
+    id: str
+    name: str | None = None
+    read_point: str | None = None
+
+
+class Capabilities(Payload):
+    """Retained on ``ops/{site}/{gw}/capabilities``: what this gateway serves and where its contract is."""
+
+    site: str
+    gateway: str
+    software: str
+    lanes: list[LaneInfo]
+    schemas: list[str]
+    asyncapi: str | None = Field(None, description="URL of the AsyncAPI document served by the API")
+    protocol: str
+    qos: int
+
+
+class LaneState(Payload):
+    """Retained on ``ops/{site}/{gw}/lane/{lane}/state`` with a message expiry."""
+
+    lane: str
+    state: Literal["open", "closed", "fault"]
+    occupied: bool = False
+    passage_id: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict, description="identifiers by key type, current passage")
+    decision: Literal["proceed", "go_to_bay"] | None = None
+    detail: str | None = None
+    time: str
+
+
+class PassageSummary(Payload):
+    """A passage without its identifiers (they are in the EPCIS event)."""
+
+    id: str
+    lane: str
+    direction: Literal["inbound", "outbound", "unknown"]
+    state: Literal["open", "closed"]
+    opened_at: str
+    closed_at: str | None = None
+    close_reason: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    triggers: list[str] = Field(default_factory=list)
+
+
+class PassageLifecycle(Payload):
+    """``ops/{site}/{gw}/lane/{lane}/passage``: ``new`` once, ``update`` while open, ``end`` once."""
+
+    kind: Literal["new", "update", "end"]
+    time: str
+    passage: PassageSummary
+
+
+# -- enrichment blocks ----------------------------------------------------------------------------
+
+
+class DocumentRef(Payload):
+    type: str = Field(description="document type code (02A/D006), e.g. N853 (CHED-P), C085 (CITES)")
+    reference: str | None = None
+
+
+class Link(Payload):
+    mrn: str
+    house_ucr: str | None = None
+    goods_item_seq: int | None = None
+    key: str | None = Field(None, description="the identifier (Digital Link) that matched, e.g. an SSCC")
+    key_type: str | None = None
+    via: str | None = Field(None, description="how the link was made (matching rule): customs only")
+    confidence: float | None = Field(None, description="link confidence: customs only")
+    documents: list[DocumentRef] = Field(default_factory=list)
+    seals: list[str] = Field(default_factory=list)
+
+
+class Product(Payload):
+    gtin: str | None = None
+    description: str | None = None
+    hs6_master: str | None = None
+    hs6_declared: str | None = None
+    cn8: str | None = None
+    origin: str | None = None
+    quantity: float | None = None
+    unit: str | None = None
+    gross_mass_kg: float | None = None
+    net_mass_kg: float | None = None
+    value: float | None = Field(None, description="item amount invoiced / customs value: customs only")
+    currency: str | None = None
+
+
+class Party(Payload):
+    role: str
+    natural_person: bool = Field(False, description="ICS2 CL729: natural persons are masked outside customs")
+    name: str | None = None
+    eori: str | None = None
+    gln: str | None = None
+    country: str | None = None
+    aeo: str | None = None
+
+
+class Flag(Payload):
+    code: str
+    severity: Severity
+    message: str | None = None
+    rule: str | None = Field(None, description="rule id and version: customs only")
+    evidence: dict[str, Any] | None = Field(None, description="rule inputs: customs only")
+
+
+class Routing(Payload):
+    agency: str
+    basis: str | None = None
+    expected_docs: list[str] = Field(default_factory=list)
+    present: bool | None = None
+
+
+class Provenance(Payload):
+    gateway_id: str
+    software: str
+    rules_version: str | None = None
+    master_data: dict[str, str] = Field(default_factory=dict)
+
+
+class Observation(Payload):
+    event_hash: str = Field(description="CBV 2.0 event hash of the ObjectEvent: the join key of all messages")
+    epcis: dict[str, Any] | None = Field(
+        None, description="EPCISDocument with the core ObjectEvent (and AggregationEvent) exactly as hashed")
+
+
+# -- CloudEvents data -----------------------------------------------------------------------------
+
+
+class ObservationData(Payload):
+    """``customs/{site}/{gw}/observation/{lane}``: the plain observation."""
+
+    audience: Literal["customs"] = "customs"
+    observation: Observation
+    passage: PassageSummary
+
+
+class EnrichedData(Payload):
+    """``customs/.../enriched/{lane}`` (everything), ``{sps|cites}/.../referral/{lane}`` and the ops
+    decision are projections of this one record (see :mod:`projections`)."""
+
+    audience: Audience = "customs"
+    revision: int = 1
+    observation: Observation
+    passage: PassageSummary
+    decision: Literal["proceed", "go_to_bay"] | None = None
+    links: list[Link] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list)
+    parties: list[Party] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+    routing: list[Routing] = Field(default_factory=list)
+    provenance: Provenance
+
+
+class FlagData(Payload):
+    """``customs/{site}/{gw}/flag/{severity}``: one flag, for alerting."""
+
+    audience: Literal["customs"] = "customs"
+    event_hash: str
+    lane: str
+    passage_id: str
+    flag: Flag
+
+
+class CommandResponse(Payload):
+    """Sent to the request's Response Topic with its Correlation Data."""
+
+    ok: bool
+    command: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+DataT = TypeVar("DataT", bound=Payload)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """CloudEvents 1.0, structured JSON mode (``application/cloudevents+json``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    type: str
+    source: str = Field(description="the lane read point (GLN Digital Link with AI 254)")
+    id: str = Field(description="observation: the event hash; projections: {hash}#{audience}/r{revision}")
+    time: str
+    subject: str | None = Field(None, description="declaration reference (mrn:...) when linked")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    data: DataT
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")

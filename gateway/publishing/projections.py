@@ -1,0 +1,139 @@
+"""Audience projections of one enriched record, decided by a field-classification table.
+
+MQTT has no field-level authorisation, so confidentiality comes from audience-partitioned topics
+carrying different projections of the same :class:`~gateway.publishing.payloads.EnrichedData`:
+
+* ``customs``: everything;
+* ``sps`` / ``cites``: HS, description, quantities, weights, SSCC list, seals, document
+  references -- no values, no rule logic (flags, link confidence, how a link was made), natural
+  persons masked;
+* ``ops``: the passage summary and the proceed / go-to-bay decision.
+
+:data:`CLASSIFICATION` maps each field path of the record to the audiences that receive it; a
+field missing from the table is an error (at run time and in the tests), so a new field is never
+published by accident.
+
+>>> from gateway.publishing.payloads import Party
+>>> CLASSIFICATION["products.value"], CLASSIFICATION["parties.name"]["sps"]
+({'customs': 'keep'}, 'mask_natural_person')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from gateway.publishing.payloads import Audience, EnrichedData
+
+Treatment = Literal["keep", "mask_natural_person"]
+AUDIENCES: tuple[Audience, ...] = ("customs", "sps", "cites", "ops")
+
+_ALL: dict[str, Treatment] = {a: "keep" for a in AUDIENCES}
+_CUSTOMS: dict[str, Treatment] = {"customs": "keep"}
+_AGENCIES: dict[str, Treatment] = {"customs": "keep", "sps": "keep", "cites": "keep"}
+_AGENCIES_MASKED: dict[str, Treatment] = {"customs": "keep", "sps": "mask_natural_person",
+                                         "cites": "mask_natural_person"}
+_CUSTOMS_OPS: dict[str, Treatment] = {"customs": "keep", "ops": "keep"}
+
+# field path (dots; list items share their list's path) -> audience -> treatment
+CLASSIFICATION: dict[str, dict[str, Treatment]] = {
+    "audience": _ALL,
+    "revision": _ALL,
+    "observation": _ALL,
+    "observation.eventHash": _ALL,
+    "observation.epcis": _CUSTOMS,  # carries every EPC and the MRN transaction
+    "passage": _ALL,
+    "passage.id": _ALL,
+    "passage.lane": _ALL,
+    "passage.direction": _ALL,
+    "passage.state": _ALL,
+    "passage.openedAt": _ALL,
+    "passage.closedAt": _ALL,
+    "passage.closeReason": _CUSTOMS_OPS,
+    "passage.counts": _ALL,
+    "passage.triggers": _CUSTOMS_OPS,
+    "decision": _CUSTOMS_OPS,
+    "links": _AGENCIES,
+    "links.mrn": _AGENCIES,  # a document reference
+    "links.houseUcr": _AGENCIES,
+    "links.goodsItemSeq": _AGENCIES,
+    "links.key": _AGENCIES,  # the SSCC list
+    "links.keyType": _AGENCIES,
+    "links.via": _CUSTOMS,  # matching logic
+    "links.confidence": _CUSTOMS,  # link confidences are customs-only
+    "links.documents": _AGENCIES,
+    "links.documents.type": _AGENCIES,
+    "links.documents.reference": _AGENCIES,
+    "links.seals": _AGENCIES,
+    "products": _AGENCIES,
+    "products.gtin": _AGENCIES,
+    "products.description": _AGENCIES,
+    "products.hs6Master": _AGENCIES,
+    "products.hs6Declared": _AGENCIES,
+    "products.cn8": _AGENCIES,
+    "products.origin": _AGENCIES,
+    "products.quantity": _AGENCIES,
+    "products.unit": _AGENCIES,
+    "products.grossMassKg": _AGENCIES,
+    "products.netMassKg": _AGENCIES,
+    "products.value": _CUSTOMS,  # values never leave customs
+    "products.currency": _CUSTOMS,
+    "parties": _AGENCIES,
+    "parties.role": _AGENCIES,
+    "parties.naturalPerson": _AGENCIES,
+    "parties.name": _AGENCIES_MASKED,
+    "parties.eori": _AGENCIES_MASKED,
+    "parties.gln": _AGENCIES_MASKED,
+    "parties.country": _AGENCIES,
+    "parties.aeo": _CUSTOMS,  # risk-relevant status
+    "flags": _CUSTOMS,  # risk flags and rule ids are customs-only
+    "flags.code": _CUSTOMS,
+    "flags.severity": _CUSTOMS,
+    "flags.message": _CUSTOMS,
+    "flags.rule": _CUSTOMS,
+    "flags.evidence": _CUSTOMS,
+    "routing": _AGENCIES,
+    "routing.agency": _AGENCIES,
+    "routing.basis": _AGENCIES,
+    "routing.expectedDocs": _AGENCIES,
+    "routing.present": _AGENCIES,
+    "provenance": _ALL,
+    "provenance.gatewayId": _ALL,
+    "provenance.software": _ALL,
+    "provenance.rulesVersion": _CUSTOMS,
+    "provenance.masterData": _CUSTOMS,
+}
+# Values inside these fields are opaque (free-form dicts): classified as a whole.
+OPAQUE = frozenset({"observation.epcis", "passage.counts", "flags.evidence", "provenance.masterData"})
+
+
+class UnclassifiedField(KeyError):
+    """A payload field has no entry in :data:`CLASSIFICATION`: refuse to publish it anywhere."""
+
+
+def _project(value: Any, path: str, audience: Audience, masked: bool) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        natural = bool(value.get("naturalPerson")) if path == "parties" else masked
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            rule = CLASSIFICATION.get(child)
+            if rule is None:
+                raise UnclassifiedField(child)
+            treatment = rule.get(audience)
+            if treatment is None:
+                continue
+            if treatment == "mask_natural_person" and natural:
+                continue  # natural persons: no name or ids outside customs
+            out[key] = item if child in OPAQUE else _project(item, child, audience, natural)
+        return out
+    if isinstance(value, list):
+        return [_project(item, path, audience, masked) for item in value]
+    return value
+
+
+def project(record: EnrichedData, audience: Audience) -> dict[str, Any]:
+    """The wire form (camelCase JSON object) of ``record`` for ``audience``."""
+    full = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    full["audience"] = audience
+    projected: dict[str, Any] = _project(full, "", audience, False)
+    return projected

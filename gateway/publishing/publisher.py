@@ -1,0 +1,469 @@
+"""The publishing entry point used by the service: passages in, MQTT messages out, nothing lost.
+
+Usage (from the service)::
+
+    pub = Publisher.from_site(site_config)
+    pub.start()                                   # connects in the background; birth + capabilities
+    pub.publish_passage_event(event)              # ops .../lane/{lane}/passage + retained lane state
+    pub.publish_enriched(passage, result)         # observation, enriched, flags, referrals, ops decision
+    pub.outbox.depth(), pub.outbox.oldest_age()   # metrics
+    pub.stop()                                    # publishes "offline", flushes what it can
+
+Every ``publish_*`` call writes its messages to the SQLite outbox in one transaction and returns;
+a sender thread hands them to paho in row order (per-lane order follows) and deletes a row when
+its PUBACK arrives.  After a broker outage paho re-sends what was in flight; after a crash the
+next start replays every row still on disk, byte for byte.
+
+Which messages a call produces:
+
+* :meth:`publish_passage_event`: CloudEvent on ``ops/{site}/{gw}/lane/{lane}/passage`` and the
+  retained ``lane/{lane}/state`` (occupied, passage id, counts).
+* :meth:`publish_observation`: EPCIS core in a CloudEvent on ``customs/.../observation/{lane}``
+  (once per passage).
+* :meth:`publish_enriched`: the observation if not sent yet, the customs record on
+  ``customs/.../enriched/{lane}``, each flag on ``customs/.../flag/{severity}``, the minimised
+  projection on ``{sps|cites}/.../referral/{lane}`` when routing names that agency, and the ops
+  decision (passage topic + lane state).
+* :meth:`publish_lane_state`: the retained lane state (open / closed / fault).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from gateway.config.mqtt import MqttConfig
+from gateway.lane.passage import Passage, PassageEvent
+from gateway.publishing import cloudevents as ce
+from gateway.publishing.adapt import blocks_from_result, decide
+from gateway.publishing.epcis import EpcisContext, PassageEvents, build_events, format_time
+from gateway.publishing.mqtt_client import InboundMessage, MqttLink, Will
+from gateway.publishing.outbox import DropReason, Outbox, OutboxMessage
+from gateway.publishing.payloads import (
+    Capabilities,
+    CommandResponse,
+    EnrichedData,
+    FlagData,
+    LaneInfo,
+    LaneState,
+    Observation,
+    ObservationData,
+    PassageLifecycle,
+    PassageSummary,
+    Provenance,
+    Status,
+)
+from gateway.publishing.projections import project
+from gateway.publishing.topics import Topics
+
+log = logging.getLogger(__name__)
+
+SOFTWARE = "0.1.0"
+JSON = "application/json"
+SPS_AGENCIES = frozenset({"SPS", "VET", "PHYTO", "PLANT", "ANIMAL", "FOOD", "FEED", "BIP", "BCP"})
+CITES_AGENCIES = frozenset({"CITES"})
+CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Publisher:
+    """One gateway's MQTT output.  Thread-safe; ``publish_*`` never block on the network."""
+
+    def __init__(self, *, mqtt: MqttConfig, site: str, gateway: str, lanes: Mapping[str, EpcisContext],
+                 outbox_path: Path, lane_names: Mapping[str, str | None] | None = None,
+                 client_id: str | None = None, software: str = SOFTWARE, window: int = 1000,
+                 asyncapi_url: str | None = None) -> None:
+        self.cfg = mqtt
+        self.site, self.gateway = site, gateway
+        self.topics = Topics(site, gateway, mqtt.base_topic)
+        self.lanes = dict(lanes)
+        self.lane_names = dict(lane_names or {})
+        self.software = software
+        self.asyncapi_url = asyncapi_url
+        self.window = window
+        self.outbox = Outbox(outbox_path, max_messages=mqtt.outbox.max_messages,
+                             max_age_s=mqtt.outbox.max_age_s, when_full=mqtt.outbox.when_full,
+                             on_drop=self._on_drop)
+        self._init_revisions()
+        self.link = MqttLink(
+            mqtt, client_id or mqtt.client_id or f"bx-{site}-{gateway}",
+            will=Will(self.topics.status, Status(state="offline", site=site, gateway=gateway, reason="lwt").to_json()),
+            birth=self._birth, on_connected=self._on_connected, on_ack=self._on_ack)
+        self._acks: collections.deque[tuple[int, bool]] = collections.deque()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (sender thread only)
+        self._last_handed = 0
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._observed: collections.OrderedDict[str, PassageEvents] = collections.OrderedDict()
+        self._lane_state: dict[str, LaneState] = {}
+        self._commands: dict[str, CommandHandler] = {"ping": lambda _: {"pong": True}}
+        self.rejected_by_broker = 0
+        self.degraded: str | None = None
+
+    @classmethod
+    def from_site(cls, site: Any, **kwargs: Any) -> Publisher:
+        """Build from a :class:`gateway.config.site.SiteConfig`."""
+        epcis = site.mqtt.epcis
+        lanes = {
+            lane.id: EpcisContext(lane=lane.id, read_point_gln=lane.read_point_gln, timezone=epcis.timezone,
+                                  vocabulary=epcis.vocabulary, mrn_uri=epcis.mrn_uri,
+                                  biz_step=epcis.biz_steps.get(lane.id))
+            for lane in site.lanes
+        }
+        path = site.mqtt.outbox.path or Path(site.storage.path) / "outbox.sqlite"
+        return cls(mqtt=site.mqtt, site=site.site, gateway=site.gateway, lanes=lanes, outbox_path=path,
+                   lane_names={lane.id: lane.name for lane in site.lanes}, **kwargs)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start replaying the outbox."""
+        self._stopping.clear()
+        self.link.subscribe(self.topics.commands, self._on_command)
+        self._sender = threading.Thread(target=self._send_loop, name="bx-publisher", daemon=True)
+        self._sender.start()
+        self.link.start()
+
+    def stop(self, flush_timeout: float = 2.0) -> None:
+        """Wait up to ``flush_timeout`` for the outbox to drain, publish ``offline``, disconnect."""
+        deadline = time.monotonic() + flush_timeout
+        while self.outbox.depth() and self.link.connected.is_set() and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.02)
+        self._stopping.set()
+        self._wake.set()
+        if self._sender is not None:
+            self._sender.join(5)
+        offline = Status(state="offline", site=self.site, gateway=self.gateway, time=_now(), reason="shutdown")
+        self.link.stop(offline.to_json())
+        self.outbox.close()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every stored message has been acknowledged (tests, benchmarks, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.depth() == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.01)
+        return self.outbox.depth() == 0
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def publish_passage_event(self, event: PassageEvent) -> None:
+        """Lane lifecycle (``new``/``update``/``end``) for ops, and the retained lane state."""
+        p = event.passage
+        summary = _summary(p)
+        data = PassageLifecycle(kind=event.kind, time=format_time(event.time), passage=summary)
+        message = self._event("passage", self.topics.passage(p.lane), p.lane,
+                              id=f"{self._source(p.lane)}#passage/{p.id}/{event.kind}/{int(event.time * 1000)}",
+                              time=data.time, schema="bx.passage.v1", data=data, audience="ops",
+                              expiry=self.cfg.expiry.ops_s, correlation=p.id)
+        state = self._update_lane(p.lane, occupied=event.kind != "end", passage_id=p.id, counts=summary.counts)
+        self.outbox.put([message, state])
+        self._wake.set()
+
+    def publish_observation(self, passage: Passage, mrns: Sequence[str] = ()) -> str | None:
+        """The EPCIS observation of a closed passage; returns its event hash (``None``: nothing read).
+
+        Sent once per passage: the first call fixes the core event (with the MRNs known then).
+        """
+        events, messages = self._observation(passage, mrns)
+        if messages:
+            self.outbox.put(messages)
+            self._wake.set()
+        return events.event_hash if events else None
+
+    def publish_enriched(self, passage: Passage, result: Any, revision: int | None = None) -> str | None:
+        """Publish the enriched record and its projections; returns the CloudEvents id of the customs one.
+
+        ``result`` is the enrichment's ``EnrichmentResult`` (or a mapping with ``links``, ``products``,
+        ``parties``, ``flags``, ``routing``).  Each call for the same passage is a new revision
+        (``{hash}#customs/r2`` ...), unless ``revision`` is given.
+        """
+        blocks = blocks_from_result(result)
+        mrns = sorted({link.mrn for link in blocks["links"]})
+        events, messages = self._observation(passage, mrns)
+        if events is None:
+            return None
+        rev = revision if revision is not None else self._next_revision(events.event_hash)
+        ctx = self._ctx(passage.lane)
+        record = EnrichedData(
+            revision=rev,
+            observation=Observation(event_hash=events.event_hash, epcis=events.document()),
+            passage=_summary(passage), decision=blocks.get("decision") or decide(blocks),
+            links=blocks["links"], products=blocks["products"], parties=blocks["parties"],
+            flags=blocks["flags"], routing=blocks["routing"],
+            provenance=Provenance(gateway_id=self.gateway, software=self.software,
+                                  rules_version=blocks.get("rules_version"), master_data=blocks.get("master_data", {})),
+        )
+        time_ = events.object_event["eventTime"]
+        subject = f"mrn:{mrns[0]}" if mrns else None
+        source = self._source(passage.lane)
+        lane = passage.lane
+        customs_id = ce.projection_id(events.event_hash, "customs", rev)
+        messages.append(self._event("lane.enriched", self.topics.enriched(lane), lane, id=customs_id, time=time_,
+                                    schema="bx.enriched.v1", data=project(record, "customs"), audience="customs",
+                                    expiry=self.cfg.expiry.customs_s, subject=subject, correlation=passage.id,
+                                    source=source))
+        for flag in record.flags:
+            data = FlagData(event_hash=events.event_hash, lane=lane, passage_id=passage.id, flag=flag)
+            messages.append(self._event("lane.flag", self.topics.flag(flag.severity), lane,
+                                        id=ce.flag_id(events.event_hash, flag.code, rev), time=time_,
+                                        schema="bx.flag.v1", data=data, audience="customs",
+                                        expiry=self.cfg.expiry.flag_s, subject=subject, correlation=passage.id,
+                                        source=source))
+        agencies = {r.agency.upper() for r in record.routing}
+        for audience, names in (("sps", SPS_AGENCIES), ("cites", CITES_AGENCIES)):
+            if agencies & names:
+                messages.append(self._event(
+                    f"lane.referral.{audience}", self.topics.referral(audience, lane), lane,
+                    id=ce.projection_id(events.event_hash, audience, rev), time=time_,
+                    schema=f"bx.referral.{audience}.v1", data=project(record, audience),  # type: ignore[arg-type]
+                    audience=audience, expiry=self.cfg.expiry.agency_s, subject=subject, correlation=passage.id,
+                    source=source))
+        messages.append(self._event("lane.decision", self.topics.passage(lane), lane,
+                                    id=ce.projection_id(events.event_hash, "ops", rev), time=time_,
+                                    schema="bx.ops.decision.v1", data=project(record, "ops"), audience="ops",
+                                    expiry=self.cfg.expiry.ops_s, correlation=passage.id, source=source))
+        messages.append(self._update_lane(lane, decision=record.decision))
+        del ctx
+        self.outbox.put(messages)
+        self._wake.set()
+        return customs_id
+
+    def publish_lane_state(self, lane: str, state: Literal["open", "closed", "fault"] = "open",
+                           detail: str | None = None) -> None:
+        """Retained lane state with message expiry (a dead lane does not show a stale vehicle)."""
+        self.outbox.put([self._update_lane(lane, state=state, detail=detail)])
+        self._wake.set()
+
+    def remove_lane(self, lane: str) -> None:
+        """Clear the lane's retained state (empty retained publish)."""
+        self.outbox.put([OutboxMessage(self.topics.lane_state(lane), b"", qos=self.cfg.qos, retain=True,
+                                       lane=lane)])
+        self._lane_state.pop(lane, None)
+        self._wake.set()
+
+    def on_command(self, name: str, handler: CommandHandler) -> None:
+        """Serve ``cmd/{site}/{gw}/{name}``: ``handler(request) -> result`` (exceptions become errors)."""
+        self.topics.command(name)
+        self._commands[name] = handler
+
+    # -- building messages -------------------------------------------------------------------------
+
+    def _ctx(self, lane: str) -> EpcisContext:
+        ctx = self.lanes.get(lane)
+        if ctx is None:
+            ctx = self.lanes[lane] = EpcisContext(lane=lane, timezone=self.cfg.epcis.timezone,
+                                                  vocabulary=self.cfg.epcis.vocabulary,
+                                                  mrn_uri=self.cfg.epcis.mrn_uri)
+        return ctx
+
+    def _source(self, lane: str) -> str:
+        return self._ctx(lane).read_point or f"urn:bx:{self.site}:{self.gateway}:lane:{lane}"
+
+    def _observation(self, passage: Passage, mrns: Sequence[str]) -> tuple[PassageEvents | None,
+                                                                               list[OutboxMessage]]:
+        with self._lock:
+            known = self._observed.get(passage.id)
+            if known is not None:
+                return known, []
+            try:
+                events = build_events(passage, self._ctx(passage.lane), mrns=mrns)
+            except ValueError:
+                return None, []
+            self._observed[passage.id] = events
+            while len(self._observed) > 4096:
+                self._observed.popitem(last=False)
+        data = ObservationData(observation=Observation(event_hash=events.event_hash, epcis=events.document()),
+                               passage=_summary(passage))
+        subject = f"mrn:{sorted(mrns)[0]}" if mrns else None
+        message = self._event("lane.observation", self.topics.observation(passage.lane), passage.lane,
+                              id=events.event_hash, time=events.object_event["eventTime"],
+                              schema="bx.observation.v1", data=data, audience="customs",
+                              expiry=self.cfg.expiry.customs_s, subject=subject, correlation=passage.id)
+        return events, [message]
+
+    def _event(self, kind: str, topic: str, lane: str, *, id: str, time: str, schema: str, data: Any,
+               audience: str, expiry: int, subject: str | None = None, correlation: str | None = None,
+               source: str | None = None) -> OutboxMessage:
+        payload = ce.envelope(type_prefix=self.cfg.epcis.event_type_prefix, kind=kind,
+                              source=source or self._source(lane), id=id, time=time,
+                              schema_base=self.cfg.epcis.schema_base, schema=schema, data=data, subject=subject)
+        user = [["schema", schema], ["audience", audience], ["gw", self.gateway], ["ce_type",
+                f"{self.cfg.epcis.event_type_prefix}.{kind}.v1"], ["ce_id", id]]
+        if subject:
+            user.append(["ce_subject", subject])
+        props: dict[str, object] = {"content_type": ce.CONTENT_TYPE, "expiry": expiry, "user": user}
+        if correlation is not None:
+            props["correlation"] = correlation
+        return OutboxMessage(topic, payload, qos=self.cfg.qos, retain=False, props=props, lane=lane)
+
+    def _update_lane(self, lane: str, **changes: Any) -> OutboxMessage:
+        with self._lock:
+            current = self._lane_state.get(lane) or LaneState(lane=lane, state="open", time=_now())
+            state = current.model_copy(update={**changes, "time": _now()})
+            self._lane_state[lane] = state
+        props: dict[str, object] = {"content_type": JSON, "expiry": self.cfg.expiry.lane_state_s,
+                                    "user": [["schema", "bx.lane-state.v1"], ["audience", "ops"], ["gw", self.gateway]]}
+        return OutboxMessage(self.topics.lane_state(lane), state.to_json(), qos=self.cfg.qos, retain=True,
+                             props=props, lane=lane)
+
+    def _birth(self) -> tuple[str, bytes]:
+        status = Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason="startup",
+                        software=self.software, schemas=sorted(ce.SCHEMA_FILES),
+                        outbox=self._outbox_metrics() if self.degraded else None)
+        return self.topics.status, status.to_json()
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            site=self.site, gateway=self.gateway, software=self.software,
+            lanes=[LaneInfo(id=lane, name=self.lane_names.get(lane), read_point=ctx.read_point)
+                   for lane, ctx in self.lanes.items()],
+            schemas=sorted(ce.SCHEMA_FILES), asyncapi=self.asyncapi_url, protocol=self.link.protocol,
+            qos=self.cfg.qos)
+
+    def _outbox_metrics(self) -> dict[str, float]:
+        s = self.outbox.stats
+        return {"depth": self.outbox.depth(), "oldestAgeS": round(self.outbox.oldest_age(), 3),
+                "dropped": s.dropped_full + s.dropped_age + s.rejected + self.rejected_by_broker}
+
+    # -- callbacks -----------------------------------------------------------------------------------
+
+    def _on_connected(self) -> None:
+        caps = self.capabilities()
+        self.link.publish(self.topics.capabilities, caps.to_json(), 1, True,
+                          {"content_type": JSON, "user": [["schema", "bx.capabilities.v1"], ["gw", self.gateway]]})
+        self._wake.set()
+
+    def _on_ack(self, mid: int, ok: bool) -> None:
+        self._acks.append((mid, ok))
+        self._wake.set()
+
+    def _on_drop(self, reason: DropReason, count: int) -> None:
+        # Never silent: the outbox already counted and logged; tell the consumers too.
+        self.degraded = f"outbox_{reason}"
+        status = Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason="degraded",
+                        software=self.software, outbox={**self._outbox_metrics(), "droppedNow": count})
+        if self.link.connected.is_set():
+            self.link.publish(self.topics.status, status.to_json(), 1, True, {"content_type": JSON})
+
+    def _on_command(self, message: InboundMessage) -> None:
+        name = message.topic.rsplit("/", 1)[-1]
+        error: str | None = None
+        request: dict[str, Any] = {}
+        try:
+            parsed = json.loads(message.payload or b"{}")
+            if not isinstance(parsed, dict):
+                raise ValueError("request must be a JSON object")
+            request = parsed
+        except ValueError as exc:
+            error = f"bad request: {exc}"
+        response_topic: str | None = message.response_topic or request.get("responseTopic")
+        correlation = message.correlation_data or str(request.get("correlationId", "")).encode() or None
+        if not response_topic:
+            log.warning("command %s without a response topic: ignored", name)
+            return
+        handler = self._commands.get(name)
+        if error is None and handler is None:
+            error = f"unknown command {name!r}"
+        result = None
+        if error is None and handler is not None:
+            try:
+                result = handler(request)
+            except Exception as exc:  # the requester gets the error, the gateway keeps running
+                error = f"{type(exc).__name__}: {exc}"
+        reply = CommandResponse(ok=error is None, command=name, result=result, error=error)
+        props: dict[str, object] = {"content_type": JSON, "expiry": self.cfg.expiry.command_s,
+                                    "user": [["schema", "bx.command-response.v1"], ["gw", self.gateway]]}
+        if correlation:
+            props["correlation"] = correlation.decode("utf-8", "replace")
+        body = reply.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.link.protocol != "5" and correlation:
+            body["correlationId"] = correlation.decode("utf-8", "replace")
+        self.link.publish(response_topic, json.dumps(body).encode(), self.cfg.qos, False, props)
+
+    # -- the sender ----------------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        last_expire = 0.0
+        while not self._stopping.is_set():
+            self._wake.wait(0.2)
+            self._wake.clear()
+            self._flush_acks()
+            if time.monotonic() - last_expire > 60:
+                last_expire = time.monotonic()
+                self.outbox.expire()
+            if not self.link.connected.is_set():
+                continue
+            room = self.window - len(self._inflight)
+            if room <= 0:
+                continue
+            for row in self.outbox.pending(after=self._last_handed, limit=room):
+                try:
+                    mid = self.link.publish(row.topic, row.payload, row.qos, row.retain, row.props)
+                except (RuntimeError, ValueError) as exc:
+                    log.warning("publish failed, will retry: %s", exc)
+                    break
+                if row.qos == 0:
+                    self.outbox.ack([row.id])  # QoS 0: no PUBACK will come
+                else:
+                    self._inflight[mid] = row.id
+                self._last_handed = row.id
+            self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        done: list[int] = []
+        while self._acks:
+            mid, ok = self._acks.popleft()
+            row = self._inflight.pop(mid, None)
+            if row is None:
+                continue
+            if not ok:
+                self.rejected_by_broker += 1
+                log.error("broker refused outbox row %d (not authorised?): dropped", row)
+            done.append(row)
+        if done:
+            self.outbox.ack(done)
+
+    # -- revisions -------------------------------------------------------------------------------------
+
+    def _init_revisions(self) -> None:
+        import sqlite3
+
+        self._rev_db = sqlite3.connect(str(self.outbox.path.with_suffix(".revisions.sqlite")),
+                                       check_same_thread=False, isolation_level=None)
+        self._rev_db.execute("PRAGMA journal_mode=WAL")
+        self._rev_db.execute("PRAGMA synchronous=NORMAL")
+        self._rev_db.execute("CREATE TABLE IF NOT EXISTS revisions (hash TEXT PRIMARY KEY, revision INTEGER)")
+        self._rev_lock = threading.Lock()
+
+    def _next_revision(self, event_hash: str) -> int:
+        """1 for the first enrichment of an observation, then 2, 3 ... (survives restarts)."""
+        with self._rev_lock:
+            row = self._rev_db.execute(
+                "INSERT INTO revisions VALUES (?, 1) ON CONFLICT(hash) DO UPDATE SET revision = revision + 1 "
+                "RETURNING revision", (event_hash,)).fetchone()
+        return int(row[0])
+
+
+def _now() -> str:
+    return format_time(time.time())
+
+
+def _summary(p: Passage) -> PassageSummary:
+    counts: dict[str, int] = {}
+    for seen in p.identifiers:
+        counts[seen.identifier.key_type] = counts.get(seen.identifier.key_type, 0) + 1
+    return PassageSummary(id=p.id, lane=p.lane, direction=p.direction, state=p.state,
+                          opened_at=format_time(p.opened_at),
+                          closed_at=format_time(p.closed_at) if p.closed_at is not None else None,
+                          close_reason=p.close_reason, counts=counts, triggers=list(p.triggers))

@@ -1,0 +1,93 @@
+"""The MQTT topic tree, built only from configured ids.
+
+>>> t = Topics(site="de-ffo", gateway="gw-1")
+>>> t.status, t.lane_state("lane1")
+('bx/v1/ops/de-ffo/gw-1/status', 'bx/v1/ops/de-ffo/gw-1/lane/lane1/state')
+>>> t.enriched("lane1"), t.referral("sps", "lane1")
+('bx/v1/customs/de-ffo/gw-1/enriched/lane1', 'bx/v1/sps/de-ffo/gw-1/referral/lane1')
+>>> t.flag("high")
+'bx/v1/customs/de-ffo/gw-1/flag/high'
+>>> t.lane_state("lane/1")
+Traceback (most recent call last):
+...
+ValueError: 'lane/1' is not a valid id: ...
+
+Every segment is a configured id (site, gateway, lane, command) or a fixed word (audience,
+severity): plates, names, EORIs, MRNs and SSCCs never appear in a topic, because broker logs and
+ACL audits see topics in clear.  The audience comes right after the base so one ACL line per
+consumer (``bx/v1/sps/#``) is enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.config.common import check_topic_segment
+
+Agency = Literal["sps", "cites"]
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+TopicClass = Literal["status", "capabilities", "lane_state", "passage", "observation", "enriched", "flag",
+                     "referral", "command", "response"]
+
+
+def _segment(value: str) -> str:
+    try:
+        return check_topic_segment(value)
+    except ValueError as exc:
+        raise ValueError(str(exc).split(":")[0] + ": ...") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    site: str
+    gateway: str
+    base: str = "bx/v1"
+
+    def __post_init__(self) -> None:
+        _segment(self.site)
+        _segment(self.gateway)
+        for part in self.base.split("/"):
+            _segment(part)
+
+    def _ops(self, *rest: str) -> str:
+        return "/".join((self.base, "ops", self.site, self.gateway, *rest))
+
+    @property
+    def status(self) -> str:
+        return self._ops("status")
+
+    @property
+    def capabilities(self) -> str:
+        return self._ops("capabilities")
+
+    def lane_state(self, lane: str) -> str:
+        return self._ops("lane", _segment(lane), "state")
+
+    def passage(self, lane: str) -> str:
+        return self._ops("lane", _segment(lane), "passage")
+
+    def observation(self, lane: str) -> str:
+        return f"{self.base}/customs/{self.site}/{self.gateway}/observation/{_segment(lane)}"
+
+    def enriched(self, lane: str) -> str:
+        return f"{self.base}/customs/{self.site}/{self.gateway}/enriched/{_segment(lane)}"
+
+    def flag(self, severity: str) -> str:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+        return f"{self.base}/customs/{self.site}/{self.gateway}/flag/{severity}"
+
+    def referral(self, agency: str, lane: str) -> str:
+        if agency not in ("sps", "cites"):
+            raise ValueError(f"unknown agency {agency!r} (sps or cites)")
+        return f"{self.base}/{agency}/{self.site}/{self.gateway}/referral/{_segment(lane)}"
+
+    def command(self, command: str) -> str:
+        return f"{self.base}/cmd/{self.site}/{self.gateway}/{_segment(command)}"
+
+    @property
+    def commands(self) -> str:
+        """Subscription filter for every command addressed to this gateway."""
+        return f"{self.base}/cmd/{self.site}/{self.gateway}/+"
