@@ -34,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Simulators parse their own options (imported only when chosen): they accept the rest.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     configure_logging(level=args.log_level, json_lines=args.log_json)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -2,7 +2,8 @@
 
 Each simulator module under :mod:`simulators` exposes ``add_arguments(parser)`` and
 ``main(args) -> int``; the first line it prints is the address to connect to (a pty path,
-``host:port`` or a directory).
+``host:port`` or a directory).  Modules are imported only when their kind is chosen, so the
+CLI starts fast and a simulator's heavy imports (OpenCV) cost nothing elsewhere.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ SIMULATORS: dict[str, tuple[str, str]] = {
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("simulate", help="run a reader or camera simulator")
+    p = subparsers.add_parser("simulate", help="run a reader or camera simulator",
+                              description="Run a simulator; 'simulate KIND --help' lists its options.")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    for kind, (module_name, help_text) in SIMULATORS.items():
-        sp = kinds.add_parser(kind, help=help_text, description=help_text)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            sp.set_defaults(handler=lambda _a, k=kind: not_built(f"the {k} simulator"))
-            continue
-        module.add_arguments(sp)
-        sp.set_defaults(handler=module.main)
+    for kind, (_module, help_text) in SIMULATORS.items():
+        sp = kinds.add_parser(kind, help=help_text, description=help_text, add_help=False)
+        sp.set_defaults(handler=handle, accepts_extra=True)
 
 
-def handle(args: argparse.Namespace) -> int:  # pragma: no cover - dispatched via set_defaults
-    raise AssertionError("unreachable")
+def handle(args: argparse.Namespace) -> int:
+    module_name, help_text = SIMULATORS[args.kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return not_built(f"the {args.kind} simulator")
+    if not hasattr(module, "add_arguments"):
+        return not_built(f"the {args.kind} simulator")
+    parser = argparse.ArgumentParser(prog=f"border-gateway simulate {args.kind}", description=help_text)
+    module.add_arguments(parser)
+    sim_args = parser.parse_args(args.extra)
+    return int(module.main(sim_args))
