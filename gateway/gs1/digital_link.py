@@ -10,8 +10,9 @@ Rules (DL URI Syntax standard, as the GS1 Syntax Engine applies them): the prima
 found by scanning path pairs from the right; key qualifiers follow in the dictionary's order
 (one alternative, e.g. 22/10/21 *or* 235); each path segment is percent-decoded after
 splitting; numeric query keys must be AIs allowed as data attributes; other keys are kept as
-non-GS1 extensions; a GTIN must have 14 digits; an AI may appear only once.  Compressed
-URIs are not decoded yet (see :mod:`gateway.gs1.dl_compression`).
+non-GS1 extensions; a GTIN must have 14 digits; an AI may appear only once.  A path with
+no plain key whose last segment is base64url is read as a compressed URI (see
+:mod:`gateway.gs1.dl_compression`).
 """
 
 from __future__ import annotations
@@ -130,10 +131,9 @@ def split_digital_link(data: str, problems: list[GS1Problem], *, offset: int = 0
             key_index = i
             break
     if key_index == -1:
-        from gateway.gs1.dl_compression import looks_compressed, split_compressed
+        from gateway.gs1.dl_compression import split_compressed  # only paid for when no plain key
 
-        if looks_compressed(segments[-1]):
-            split_compressed(segments[-1], problems, out.pairs, out.positions, offset + starts[-1], source)
+        if split_compressed(segments, starts, out, problems, offset, source):
             key_ai = out.pairs[0][0] if out.pairs else ""
             qualifiers: tuple[tuple[str, ...], ...] = ()
             if key_ai in _AIS:

@@ -152,6 +152,22 @@ class GS1Message:
 
         return build_uri(self, domain)
 
+    def to_compressed_digital_link(self, domain: str = DEFAULT_DL_DOMAIN, *, uncompressed_primary: bool = False,
+                                   optimise: bool = False, compress_extensions: bool = False) -> str:
+        """Compressed GS1 Digital Link URI (see :mod:`gateway.gs1.dl_compression`).
+
+        ``uncompressed_primary`` keeps ``/{key AI}/{key}`` readable and packs the rest;
+        ``optimise`` uses the one-byte codes for common AI sequences; ``compress_extensions``
+        also packs non-GS1 query parameters (those it can; the others stay in the query).
+
+        >>> GS1Message.from_elements([("01", "05412345000013"), ("10", "ABC123")]).to_compressed_digital_link()
+        'https://id.gs1.org/AQnYUc1gmiCNV4JG'
+        """
+        from gateway.gs1.dl_compression import compress
+
+        return compress(self, domain, uncompressed_primary=uncompressed_primary, optimise=optimise,
+                        compress_extensions=compress_extensions)
+
     def to_identifier(self) -> Identifier:
         """The lane's carrier-independent :class:`~gateway.identity.Identifier`."""
         from gateway.gs1.errors import GS1ParseError
