@@ -51,8 +51,11 @@ def read_to_json(read: Read) -> dict[str, object]:
     if read.carrier == "rfid":
         out.update(antenna=read.antenna, rssi_dbm=read.rssi_dbm, epc_hex=read.raw, pc=read.pc,
                    frequency_khz=read.frequency_khz, phase_deg=read.phase_deg)
-    else:
-        out.update(position=read.position)
+    else:  # the camera line of issue 7: source, frame, symbology, symbology_id, raw, gs1, position, confirmed
+        out.update(source=read.source, frame=read.extra.get("frame"), symbology=read.scheme,
+                   symbology_id=read.extra.get("symbology_id"), gs1=read.extra.get("gs1"),
+                   position=[list(p) for p in read.position] if read.position else None,
+                   confirmed=read.extra.get("confirmed"))
     out.update({k: v for k, v in read.extra.items() if k not in out})
     return out
 
