@@ -1,0 +1,129 @@
+"""The data-driven parts of matching: flag rules (``flag_rules.yaml``) and agency routing
+(``agency_routing.yaml``).  Built-in copies ship in ``gateway/enrichment/data/``; the site config's
+``enrichment.rules`` / ``enrichment.agency_routing`` point at edited copies (``config/`` has them).
+
+>>> rules = load_rules()
+>>> rules.rule("HS_MISMATCH").ref.id, rules.linking.confidence["declared-sscc-list"]
+('R-HS-DIST', 1.0)
+>>> [e.agency for e in load_routing().match("020230")]
+['VET', 'EUDR']
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.enrichment.result import RuleRef, Severity
+
+DATA = Path(__file__).parent / "data"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """One flag rule: id, version and severity; the other keys are the rule's own parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str
+    version: str
+    severity: Severity | None = None
+
+    @property
+    def ref(self) -> RuleRef:
+        return RuleRef(id=self.id, version=self.version)
+
+    def param(self, name: str, default: Any = None) -> Any:
+        extra = self.model_extra or {}
+        return extra.get(name, default)
+
+    def sev(self, name: str | None = None, default: Severity = "medium") -> Severity:
+        value = self.param(name) if name else self.severity
+        if value is None:
+            value = self.severity or default
+        if value not in ("info", "low", "medium", "high"):
+            raise ValueError(f"rule {self.id}: severity {value!r} is not info/low/medium/high")
+        return value
+
+
+class Linking(_Strict):
+    confidence: dict[str, float] = Field(default_factory=dict)
+    gtin_weakest_level: Literal["hs6", "heading", "chapter"] = "chapter"
+
+    def conf(self, via: str) -> float:
+        return self.confidence.get(via, 0.5)
+
+
+class RuleSet(_Strict):
+    version: str
+    linking: Linking = Field(default_factory=Linking)
+    rules: dict[str, Rule]
+
+    def rule(self, code: str) -> Rule:
+        try:
+            return self.rules[code]
+        except KeyError:
+            raise KeyError(f"flag rule {code!r} is missing from the rule set {self.version}") from None
+
+
+class AgencyEntry(_Strict):
+    agency: str
+    name: str | None = None
+    hs: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    expected_docs: list[str] = Field(default_factory=list)
+    audience: Literal["sps", "cites"] | None = None
+
+    def matches(self, hs6: str) -> str | None:
+        """The matching prefix (the basis), or ``None``."""
+        if any(hs6.startswith(prefix) for prefix in self.exclude):
+            return None
+        best = max((p for p in self.hs if hs6.startswith(p)), key=len, default=None)
+        return best
+
+
+class RoutingTable(_Strict):
+    version: str
+    agencies: list[AgencyEntry]
+
+    def match(self, hs6: str) -> list[AgencyEntry]:
+        return [entry for entry in self.agencies if entry.matches(hs6)]
+
+
+REQUIRED_FLAGS = ("NO_DECLARATION", "SSCC_NOT_DECLARED", "GTIN_UNDECLARED", "HS_MISMATCH", "ORIGIN_MISMATCH",
+                  "COUNT_MISMATCH", "EXPIRED", "RECALLED", "KEY_CHECKDIGIT_INVALID", "DG_UNDECLARED",
+                  "SPS_DOC_MISSING", "CITES_CANDIDATE", "VAGUE_DESCRIPTION", "PARTY_ID_INVALID")
+
+
+def _load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=8)
+def _rules(path: Path) -> RuleSet:
+    rules = RuleSet.model_validate(_load_yaml(path))
+    missing = [code for code in REQUIRED_FLAGS if code not in rules.rules]
+    if missing:
+        raise ValueError(f"{path}: rule set lacks {missing}")
+    return rules
+
+
+@lru_cache(maxsize=8)
+def _routing(path: Path) -> RoutingTable:
+    return RoutingTable.model_validate(_load_yaml(path))
+
+
+def load_rules(path: Path | str | None = None) -> RuleSet:
+    return _rules(Path(path) if path else DATA / "flag_rules.yaml")
+
+
+def load_routing(path: Path | str | None = None) -> RoutingTable:
+    return _routing(Path(path) if path else DATA / "agency_routing.yaml")
