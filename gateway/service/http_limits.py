@@ -1,7 +1,8 @@
 """ASGI middleware: reject bodies larger than the configured limit with 413, before parsing.
 
-Checks the declared ``Content-Length`` and also counts the bytes of chunked bodies, so a
-client cannot stream an unbounded body by leaving the length out.
+Checks the declared ``Content-Length``, and reads chunked bodies (no length) up to the limit
+before the application sees them, so a client cannot stream an unbounded body by leaving the
+length out.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodySizeLimit:
@@ -29,29 +26,30 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(send)
             return
-        received = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server enforces Content-Length framing
+            return
+        # Chunked (no length): read up to the limit before the app sees anything, then replay.
+        # Raising inside the app's body read would be turned into a 400 by FastAPI.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
                 await self._reject(send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay_receive() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replay_receive, send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()

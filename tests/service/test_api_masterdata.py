@@ -96,7 +96,8 @@ def test_bulk_and_imports_report_per_row(client: TestClient) -> None:
     assert parties.status_code == 200, parties.text
     body = parties.json()
     assert body["failed_rows"] >= 1 and any(e["row"] == 2 for e in body["errors"])
-    garbage = client.post("/api/products/import", content="{not json", headers={**AUTH, "Content-Type": "application/json"})
+    garbage = client.post("/api/products/import", content="{not json",
+                          headers={**AUTH, "Content-Type": "application/json"})
     assert garbage.status_code == 422
 
 
