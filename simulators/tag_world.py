@@ -14,6 +14,13 @@ or every second and the tests still see identical reads.
 True
 >>> reads == world.reads_between("reader-1", 0.0, 1.0) + world.reads_between("reader-1", 1.0, 2.0)
 True
+
+With ``repeat_s`` the scenario plays again and again (same reads, shifted in time):
+
+>>> world.repeat_s = 10.0
+>>> again = world.reads_between("reader-1", 10.0, 12.0)
+>>> [round(r.time - 10.0, 9) for r in again] == [round(r.time, 9) for r in reads]
+True
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class TagWorld:
     noise_db: float = 2.0
     duration: float | None = None  # scenario length; ``None`` = end of the last track
     name: str = "scenario"
+    repeat_s: float | None = None  # play the scenario again every ``repeat_s`` seconds (the demo)
     _by_reader: dict[str, list[tuple[int, TagTrack]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +103,26 @@ class TagWorld:
         self, reader: str, t0: float, t1: float, antennas: Iterable[int] | None = None
     ) -> list[SimRead]:
         """Reads of ``reader`` with ``t0 <= time < t1``, in time order."""
+        if self.repeat_s:
+            return self._repeated(reader, t0, t1, antennas)
+        return self._reads(reader, t0, t1, antennas)
+
+    def _repeated(self, reader: str, t0: float, t1: float, antennas: Iterable[int] | None) -> list[SimRead]:
+        period = float(self.repeat_s or 0.0)
+        out: list[SimRead] = []
+        cycle = math.floor(t0 / period)
+        while cycle * period < t1:
+            base = cycle * period
+            for read in self._reads(reader, max(t0, base) - base, min(t1, base + period) - base, antennas):
+                # Each cycle is a new pass of the same trucks: shift the time, keep seq unique.
+                out.append(SimRead(read.reader, read.antenna, read.epc_hex, read.pc, read.time + base,
+                                   read.rssi_dbm, read.seq + (cycle << 48), read.frequency_khz, read.phase_deg))
+            cycle += 1
+        return out
+
+    def _reads(
+        self, reader: str, t0: float, t1: float, antennas: Iterable[int] | None = None
+    ) -> list[SimRead]:
         wanted = set(antennas) if antennas is not None else None
         out: list[SimRead] = []
         for index, track in self._by_reader.get(reader, ()):
@@ -182,6 +210,7 @@ class TagWorld:
             seed=int(data.get("seed", 0) if seed is None else seed),
             duration=data.get("duration"),
             name=name,
+            repeat_s=data.get("repeat_s"),
         )
 
     @classmethod
