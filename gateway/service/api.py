@@ -155,6 +155,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
             return JSONResponse({"detail": "contract not available"}, status_code=404)
         return JSONResponse(ctx.asyncapi())
 
+    @app.get("/api/schemas", tags=["contract"])
+    async def schemas() -> list[str]:
+        folder = resources.files("gateway.publishing").joinpath("schemas")
+        return sorted(item.name for item in folder.iterdir() if item.name.endswith(".json"))
+
+    @app.get("/api/schemas/{name}", tags=["contract"])
+    async def schema(name: str) -> JSONResponse:
+        folder = resources.files("gateway.publishing").joinpath("schemas")
+        if "/" in name or not name.endswith(".json") or not folder.joinpath(name).is_file():
+            return JSONResponse({"detail": "no such schema"}, status_code=404)
+        return JSONResponse(json.loads(folder.joinpath(name).read_text(encoding="utf-8")))
+
     @app.get("/api/events", tags=["status"], dependencies=read_dep)
     async def events(request: Request) -> StreamingResponse:
         queue = ctx.live.subscribe()

@@ -85,6 +85,8 @@ class Gateway:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: EmbeddedServer | None = None
+        self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
+        self.on_stop: list[Callable[[], None]] = []
         self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=store,
                                   outbox_state=publisher.outbox_state, asyncapi=asyncapi,
                                   ready=lambda: publisher.connected)
@@ -157,6 +159,8 @@ class Gateway:
     async def run(self, serve_api: bool = True) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.publisher.start)
+        for hook in self.on_start:
+            await loop.run_in_executor(None, hook)
         if serve_api:
             app = create_app(self.api_ctx)
             self._server = make_server(app, self.config.api.host, self.config.api.port)
@@ -198,6 +202,11 @@ class Gateway:
             task.cancel()
         self._handle_lane_events(self.engine.close_all(self.clock()))
         loop = asyncio.get_running_loop()
+        for hook in self.on_stop:
+            try:
+                await loop.run_in_executor(None, hook)
+            except Exception:
+                log.exception("stop hook failed")
         await loop.run_in_executor(None, self.publisher.stop, flush_timeout)
         if self._server is not None:
             self._server.should_exit = True

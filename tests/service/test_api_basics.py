@@ -141,3 +141,11 @@ def test_server_sent_events_over_a_real_socket() -> None:
                 message = json.loads(line[5:])
                 assert message["type"] == "passage" and message["data"]["id"] == "p1"
                 break
+
+
+def test_contract_is_served(client: TestClient) -> None:
+    names = client.get("/api/schemas").json()
+    assert "asyncapi.json" in names and "enriched.v1.json" in names
+    assert client.get("/api/schemas/enriched.v1.json").json()["title"]
+    assert client.get("/api/schemas/..%2Fpublisher.py").status_code == 404
+    assert client.get("/api/schemas/nope.json").status_code == 404
