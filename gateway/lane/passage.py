@@ -11,6 +11,17 @@ MQTT messages).  It is plain data; the engine that fills it lives in :mod:`gatew
 ...             closed_at=17.0, close_reason="quiet", identifiers=(seen,))
 >>> sorted(p.by_type()), p.count("sscc")
 (['sscc'], 1)
+
+Trade items are also summarised per GTIN, whatever carried them (SGTIN tags, GTIN + serial or
+batch barcodes, the content GTIN and count on an SSCC label):
+
+>>> item = SeenIdentifier(Identifier.from_elements([("01", "09506000134352"), ("21", "7")]),
+...                       Evidence(10.0, 11.0, reads=3))
+>>> label = SeenIdentifier(Identifier.from_elements([("00", "106141411234567897"), ("02", "09506000134352"),
+...                                                  ("37", "40"), ("10", "L1")]), Evidence(10.0, 11.0, reads=1))
+>>> g = Passage("p-2", "lane1", "inbound", "open", 9.0, identifiers=(item, label)).gtins()["09506000134352"]
+>>> g.serials, g.batches, g.items, g.quantity
+(('7',), ('L1',), 1, 40)
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ class Evidence:
     carriers: tuple[str, ...] = ("rfid",)  # "rfid", "barcode"
     sources: tuple[str, ...] = ()  # reader / camera ids
     confidence: float = 1.0  # lane-assignment confidence from cross-lane arbitration, 0..1
+    zones: tuple[str, ...] = ()  # zones of this lane that saw it ("entry", "portal", "exit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,43 @@ class Passage:
 
     def count(self, key_type: str) -> int:
         return sum(1 for seen in self.identifiers if seen.identifier.key_type == key_type)
+
+    def gtins(self) -> dict[str, GtinGroup]:
+        """Trade items per GTIN: serials (SGTIN), batches (AI 10), item identifiers and stated counts."""
+        acc: dict[str, tuple[set[str], set[str], list[int], list[int]]] = {}
+        for seen in self.identifiers:
+            ident = seen.identifier
+            gtin = ident.gtin
+            if gtin is None:
+                continue
+            serials, batches, items, quantity = acc.setdefault(gtin, (set(), set(), [0], [0]))
+            if ident.key_type == "sgtin":
+                serials.add(ident.key.partition(".")[2])
+            if ident.key_type in ("sgtin", "gtin"):
+                items[0] += 1
+            batch = ident.value("10")
+            if batch is not None:
+                batches.add(batch)
+            for ai in ("37", "30"):  # count of trade items on a logistics unit / variable count
+                stated = ident.value(ai)
+                if stated is not None and stated.isdigit():
+                    quantity[0] += int(stated)
+        return {
+            gtin: GtinGroup(gtin, tuple(sorted(s)), tuple(sorted(b)), i[0], q[0] or None)
+            for gtin, (s, b, i, q) in sorted(acc.items())
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GtinGroup:
+    """One GTIN in a passage: ``items`` counts item-level identifiers (SGTINs, GTIN labels);
+    ``quantity`` sums the counts stated on labels (AI 37 / 30), ``None`` when none stated one."""
+
+    gtin: str
+    serials: tuple[str, ...]
+    batches: tuple[str, ...]
+    items: int
+    quantity: int | None
 
 
 @dataclass(frozen=True, slots=True)

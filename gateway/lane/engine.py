@@ -1,0 +1,521 @@
+"""The lane engine: a clock-free state machine from reads to passages (sans-I/O).
+
+Feed it :class:`~gateway.reads.Read`, :class:`~gateway.lane.triggers.Trigger` and
+:class:`~gateway.reads.SourceStatus` events with :meth:`LaneEngine.feed`, and call
+:meth:`LaneEngine.tick` with the current host time now and then; both return the lane events
+that became true: :class:`~gateway.lane.events.IdentifierEvent` (arrival / departure) and
+:class:`~gateway.lane.passage.PassageEvent` (``new`` / ``update`` / ``end``).  Time only ever
+comes from the events and the caller, so a replay of the same reads gives the same passages.
+
+Per read, in order: zone map (source, antenna or camera -> lane and zone), filters (decoded,
+GS1 key, key types, per-antenna RSSI threshold; every drop is counted by reason in
+:attr:`LaneEngine.stats`), evidence (counts, best RSSI, arbitration power, zone times), the
+minimum read count, then the dedup window: only the first read of an identifier on an antenna
+per window runs the rest (arbitration, presence, passage membership).  Timers (departures,
+passage closes, rate-limited updates) run from :meth:`tick` and, at most every
+``timer_resolution_s``, from reads.
+
+>>> from gateway.config import parse_config
+>>> from gateway.identity import Identifier
+>>> site = parse_config({"site": "bx", "gateway": "gw", "lanes": [{"id": "lane1", "readers": [
+...     {"id": "rdr", "url": "llrp://127.0.0.1", "antennas": {1: {"zone": "entry"}, 2: {"zone": "exit"}}}]}]})
+>>> engine = LaneEngine.from_site(site)
+>>> sscc = Identifier.from_elements([("00", "106141411234567897")])
+>>> events = []
+>>> for i in range(40):  # 2 s of reads, entry antenna first
+...     t = 100.0 + i * 0.05
+...     events += engine.feed(Read("rdr", "1" if i < 20 else "2", "rfid", "31..", t, rssi_dbm=-50.0,
+...                                identifier=sscc))
+>>> [(type(e).__name__, e.kind) for e in events]
+[('IdentifierEvent', 'arrival'), ('PassageEvent', 'new')]
+>>> events = engine.tick(110.0)
+>>> [e.kind for e in events]
+['departure', 'end']
+>>> p = events[-1].passage
+>>> p.direction, p.close_reason, p.closed_at, p.count("sscc"), p.identifiers[0].evidence.reads
+('inbound', 'quiet', 104.95, 1, 40)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from gateway.config.lane_engine import LaneEngineConfig
+from gateway.config.site import SiteConfig
+from gateway.identity import Identifier
+from gateway.lane.arbitration import BUCKETS, choose, dbm_to_mw
+from gateway.lane.direction import ZoneTrack, decide, vote
+from gateway.lane.events import IdentifierEvent, IdentifierEventReason, LaneEvent, LaneStats
+from gateway.lane.passage import CloseReason, Evidence, Passage, PassageEvent, PassageState, SeenIdentifier
+from gateway.lane.triggers import Trigger
+from gateway.lane.zones import ZONE_ORDER, Placement, ZoneMap
+from gateway.reads import Read, SourceStatus
+
+_NOT_GS1 = frozenset({"gid", "usdod", "adi", "other"})
+_DOWN_STATES = frozenset({"error", "reconnecting", "stopped"})
+
+Identity = tuple[str, ...]  # (key_type, key) or, for a GTIN without serial, (key_type, key, batch)
+
+
+class _Presence:
+    """One identifier in one lane: its evidence there and its place in the lane's passage."""
+
+    __slots__ = (
+        "best_rssi",
+        "bidx",
+        "bsum",
+        "carriers",
+        "confidence",
+        "counts",
+        "dedup",
+        "departed_at",
+        "first_seen",
+        "ident",
+        "identity",
+        "lane",
+        "last_seen",
+        "last_source",
+        "passage",
+        "present",
+        "qualified",
+        "reads",
+        "sources",
+        "zones",
+    )
+
+    def __init__(self, ident: Identifier, identity: Identity, lane: str, t: float) -> None:
+        self.ident, self.identity, self.lane = ident, identity, lane
+        self.first_seen = self.last_seen = t
+        self.reads = 0
+        self.best_rssi: float | None = None
+        self.carriers: set[str] = set()
+        self.sources: set[str] = set()
+        self.last_source = ""
+        self.counts: dict[int, int] = {}  # placement index -> reads, until qualified
+        self.dedup: dict[int, float] = {}  # placement index -> start of its dedup window
+        self.qualified = False
+        self.present = False  # arrived in this lane (assigned here) and not departed
+        self.departed_at = t
+        self.passage: _Open | None = None
+        self.zones: dict[str, ZoneTrack] = {}
+        self.bidx = [-1] * BUCKETS  # arbitration evidence: bucket number and power per slot
+        self.bsum = [0.0] * BUCKETS
+        self.confidence = 1.0
+
+
+class _Tag:
+    """One identifier across lanes: which lane it is assigned to."""
+
+    __slots__ = ("assigned", "assigned_at", "consumed", "lanes")
+
+    def __init__(self) -> None:
+        self.lanes: dict[str, _Presence] = {}
+        self.assigned: str | None = None
+        self.assigned_at = 0.0
+        self.consumed = False  # was in a passage that closed while it was still present
+
+
+class _Open:
+    """An open passage."""
+
+    __slots__ = (
+        "closing_at",
+        "dirty",
+        "id",
+        "lane",
+        "last_emit",
+        "last_new",
+        "last_trigger",
+        "members",
+        "opened_at",
+        "roles",
+        "triggers",
+    )
+
+    def __init__(self, passage_id: str, lane: str, t: float) -> None:
+        self.id, self.lane, self.opened_at = passage_id, lane, t
+        self.members: dict[Identity, _Presence] = {}
+        self.last_new = self.last_trigger = self.last_emit = t
+        self.triggers: list[str] = []
+        self.roles: list[str] = []
+        self.closing_at: float | None = None
+        self.dirty = False
+
+
+class LaneEngine:
+    def __init__(self, zones: ZoneMap, config: LaneEngineConfig | None = None) -> None:
+        self.zones = zones
+        self.config = cfg = config or LaneEngineConfig()
+        self.stats = LaneStats()
+        self._index = {(p.source, p.channel): (i, p) for i, p in enumerate(zones.placements) if p.channel != "*"}
+        self._camera = {p.source: (i, p) for i, p in enumerate(zones.placements) if p.channel == "*"}
+        self._reject = _NOT_GS1 if cfg.only_gs1_keys else frozenset()
+        self._allow = frozenset(cfg.key_types) if cfg.key_types is not None else None
+        self._camera_power = dbm_to_mw(cfg.camera_evidence_dbm)
+        self._inv_bucket = BUCKETS / cfg.arbitration_window_s
+        self._dedup, self._depart, self._hold_s = cfg.dedup_window_s, cfg.depart_after_s, cfg.outage_hold_s
+        self._presence: dict[tuple[Identity, str], _Presence] = {}
+        self._tags: dict[Identity, _Tag] = {}
+        self._open: dict[str, _Open] = {}
+        self._seq: dict[str, int] = {}
+        self._down: dict[str, float] = {}  # source -> host time it reported an error
+        self._now = -math.inf
+        self._next_check = -math.inf
+
+    @classmethod
+    def from_site(cls, site: SiteConfig) -> LaneEngine:
+        return cls(ZoneMap.from_site(site), site.lane_engine)
+
+    # -- input --------------------------------------------------------------------------
+
+    def feed(self, event: Read | Trigger | SourceStatus) -> list[LaneEvent]:
+        if type(event) is Read:
+            return self._read(event)
+        if isinstance(event, Trigger):
+            return self._trigger(event)
+        if isinstance(event, SourceStatus):
+            return self._status(event)
+        if isinstance(event, Read):
+            return self._read(event)
+        raise TypeError(f"LaneEngine.feed: unexpected {type(event).__name__}")
+
+    def feed_many(self, events: Iterable[Read | Trigger | SourceStatus]) -> list[LaneEvent]:
+        out: list[LaneEvent] = []
+        for event in events:
+            out += self.feed(event)
+        return out
+
+    def tick(self, now: float) -> list[LaneEvent]:
+        """Run the timers up to ``now`` (host time): departures, passage closes and updates."""
+        return self._advance(now)
+
+    def close_all(self, now: float) -> list[LaneEvent]:
+        """Close every open passage (reason ``shutdown``): the service is stopping."""
+        out = self._advance(now)
+        for passage in list(self._open.values()):
+            self._close(passage, max(now, passage.opened_at), "shutdown", now, out)
+        return out
+
+    @property
+    def open_passages(self) -> list[Passage]:
+        return [self._snapshot(p, "open") for p in self._open.values()]
+
+    # -- reads (the hot path) -------------------------------------------------------------
+
+    def _read(self, read: Read) -> list[LaneEvent]:
+        stats = self.stats
+        stats.reads += 1
+        t = read.host_time
+        out: list[LaneEvent] = self._advance(t) if t >= self._next_check else []
+        found = self._index.get((read.source, read.channel)) or self._camera.get(read.source)
+        if found is None:
+            stats.drop(self.zones.why_unmapped(read.source))
+            return out
+        ident = read.identifier
+        if ident is None:
+            stats.drop(_undecoded(read.error))
+            return out
+        kt = ident.key_type
+        if kt in self._reject:
+            stats.drop("not_gs1_key")
+            return out
+        if self._allow is not None and kt not in self._allow:
+            stats.drop("key_type_filtered")
+            return out
+        index, place = found
+        rssi = read.rssi_dbm
+        if rssi is not None:
+            floor = place.rssi_min_dbm
+            if floor is not None and rssi < floor:
+                stats.drop("below_rssi")
+                return out
+            power = 10.0 ** (rssi * 0.1)
+        else:
+            power = self._camera_power
+        stats.accepted += 1
+        identity: Identity = (kt, ident.key) if kt != "gtin" else (kt, ident.key, ident.value("10") or "")
+        lane = place.lane
+        pr = self._presence.get((identity, lane))
+        if pr is None:
+            pr = self._presence[(identity, lane)] = _Presence(ident, identity, lane, t)
+            tag = self._tags.get(identity)
+            if tag is None:
+                tag = self._tags[identity] = _Tag()
+            tag.lanes[lane] = pr
+        n = read.count
+        pr.reads += n
+        if t > pr.last_seen:
+            pr.last_seen = t
+        elif t < pr.first_seen:
+            pr.first_seen = t
+        if rssi is not None and (pr.best_rssi is None or rssi > pr.best_rssi):
+            pr.best_rssi = rssi
+        pr.carriers.add(read.carrier)
+        pr.sources.add(read.source)
+        pr.last_source = read.source
+        bucket = int(t * self._inv_bucket)
+        slot = bucket % BUCKETS
+        if pr.bidx[slot] == bucket:
+            pr.bsum[slot] += power
+        else:
+            pr.bidx[slot], pr.bsum[slot] = bucket, power
+        track = pr.zones.get(place.zone)
+        if track is None:
+            pr.zones[place.zone] = ZoneTrack(t, t, power, power * t)
+        else:
+            track.add(t, power)
+        if not pr.qualified:
+            count = pr.counts[index] = pr.counts.get(index, 0) + n
+            if count < place.min_reads:
+                stats.pending += 1
+                return out
+            pr.qualified = True
+            pr.counts.clear()
+        else:
+            start = pr.dedup.get(index)
+            if start is not None and t - start < self._dedup:
+                stats.deduplicated += 1
+                return out
+        pr.dedup[index] = t
+        stats.observations += 1
+        self._observe(pr, t, out)
+        return out
+
+    def _observe(self, pr: _Presence, t: float, out: list[LaneEvent]) -> None:
+        """An observation (first read in a dedup window): arbitrate, arrive, join the passage."""
+        tag = self._tags[pr.identity]
+        if len(tag.lanes) == 1:
+            lane, confidence = pr.lane, 1.0
+        else:
+            lane, confidence = self._arbitrate(tag, t)
+        if lane != tag.assigned:
+            self._move(tag, lane, confidence, t, out)
+            return
+        home = tag.lanes[lane]
+        home.confidence = confidence
+        if home is pr and not pr.present:
+            self._arrive(pr, tag, t, "returned", None, out)
+
+    def _arbitrate(self, tag: _Tag, t: float) -> tuple[str, float]:
+        now_bucket = int(t * self._inv_bucket)
+        scores: dict[str, float] = {}
+        for lane, pr in tag.lanes.items():
+            scores[lane] = sum(s for b, s in zip(pr.bidx, pr.bsum, strict=True)
+                               if now_bucket - BUCKETS < b <= now_bucket)
+        eligible = [lane for lane, pr in tag.lanes.items() if pr.qualified]
+        return choose(scores, eligible, tag.assigned, t - tag.assigned_at, self.config)
+
+    def _move(self, tag: _Tag, lane: str, confidence: float, t: float, out: list[LaneEvent]) -> None:
+        old = tag.assigned
+        if old is not None:
+            self.stats.moves += 1
+            prev = tag.lanes.get(old)
+            if prev is not None:
+                if prev.present:
+                    prev.present, prev.departed_at = False, t
+                    self.stats.departures += 1
+                    out.append(IdentifierEvent("departure", prev.ident, old, t, "moved", confidence))
+                passage = prev.passage
+                if passage is not None:  # reads assigned elsewhere leave this lane's passage
+                    del passage.members[prev.identity]
+                    prev.passage = None
+                    passage.dirty = True
+                    self._maybe_update(passage, t, out)
+        tag.assigned, tag.assigned_at = lane, t
+        pr = tag.lanes[lane]
+        pr.confidence = confidence
+        self._arrive(pr, tag, t, "qualified" if old is None else "moved", old, out)
+
+    def _arrive(self, pr: _Presence, tag: _Tag, t: float, reason: IdentifierEventReason, from_lane: str | None,
+                out: list[LaneEvent]) -> None:
+        pr.present = True
+        self.stats.arrivals += 1
+        out.append(IdentifierEvent("arrival", pr.ident, pr.lane, t, reason, pr.confidence, from_lane))
+        if pr.passage is not None or tag.consumed:
+            return
+        passage = self._open.get(pr.lane)
+        opened = passage is None
+        if passage is None:
+            passage = self._open_passage(pr.lane, t)
+        passage.members[pr.identity] = pr
+        pr.passage = passage
+        passage.last_new = t
+        if opened:
+            passage.last_emit = t
+            out.append(PassageEvent("new", self._snapshot(passage, "open"), t))
+        else:
+            passage.dirty = True
+            self._maybe_update(passage, t, out)
+
+    # -- triggers and source status ---------------------------------------------------------
+
+    def _trigger(self, trigger: Trigger) -> list[LaneEvent]:
+        self.stats.triggers += 1
+        t = trigger.host_time
+        out = self._advance(t)
+        if not trigger.active:
+            self.stats.ignore_trigger("release")
+            return out
+        roles = self.zones.trigger_roles(trigger)
+        if not roles:
+            self.stats.ignore_trigger("unmapped")
+            return out
+        for lane, role in roles:
+            label = f"{trigger.label}:{role}"
+            passage = self._open.get(lane)
+            if passage is not None and passage.closing_at is not None and role != "presence":
+                self._close(passage, t, "trigger", t, out)  # the next vehicle's barrier: close now
+                passage = None
+            if passage is None:
+                passage = self._open_passage(lane, t)
+                passage.triggers.append(label)
+                passage.roles.append(role)
+                out.append(PassageEvent("new", self._snapshot(passage, "open"), t))
+                continue
+            barriers = [r for r in passage.roles if r != "presence"]
+            passage.triggers.append(label)
+            passage.roles.append(role)
+            passage.last_trigger = t
+            if (role == "exit" and not barriers) or (barriers and role not in ("presence", barriers[0])):
+                # the barrier opposite to the first one (or exit after reads): the vehicle has passed
+                passage.closing_at = t + self.config.exit_grace_s
+            passage.dirty = True
+            self._maybe_update(passage, t, out)
+        return out
+
+    def _status(self, status: SourceStatus) -> list[LaneEvent]:
+        self.stats.status_events += 1
+        if status.state in _DOWN_STATES:
+            self._down.setdefault(status.source, status.host_time)
+        else:
+            self._down.pop(status.source, None)
+        return []
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _advance(self, now: float) -> list[LaneEvent]:
+        if now < self._now:
+            now = self._now  # a late read does not turn the clock back
+        self._now = now
+        self._next_check = now + self.config.timer_resolution_s
+        out: list[LaneEvent] = []
+        departures: list[IdentifierEvent] = []
+        stale: list[tuple[Identity, str]] = []
+        depart, down = self._depart, self._down
+        for key, pr in self._presence.items():
+            due = pr.last_seen + depart
+            if due > now:
+                continue
+            if down:
+                since = down.get(pr.last_source)
+                if since is not None:  # the reader dropped out: its tags may still be there
+                    due = max(due, since + self._hold_s)
+                    if due > now:
+                        continue
+            if pr.present:
+                pr.present, pr.departed_at = False, due
+                self._tags[pr.identity].consumed = False
+                departures.append(IdentifierEvent("departure", pr.ident, pr.lane, due, "absent", pr.confidence))
+            if pr.passage is None:
+                stale.append(key)
+        departures.sort(key=lambda e: e.time)
+        self.stats.departures += len(departures)
+        out += departures
+        for key in stale:
+            self._forget(key)
+        interval = self.config.update_interval_s
+        for passage in list(self._open.values()):
+            due_close = self._close_due(passage, now)
+            if due_close is not None:
+                self._close(passage, due_close[0], due_close[1], now, out)
+            elif passage.dirty and now - passage.last_emit >= interval:
+                self._maybe_update(passage, now, out)
+        return out
+
+    def _close_due(self, passage: _Open, now: float) -> tuple[float, CloseReason] | None:
+        due: list[tuple[float, CloseReason]] = []
+        if passage.closing_at is not None and passage.closing_at <= now:
+            due.append((passage.closing_at, "trigger"))
+        limit = self.config.passage_max_s
+        if limit is not None and passage.opened_at + limit <= now:
+            due.append((passage.opened_at + limit, "max_duration"))
+        quiet = max(passage.last_new, passage.last_trigger) + self.config.passage_quiet_s
+        if quiet <= now:
+            if not self.config.hold_while_present:
+                due.append((quiet, "quiet"))
+            elif not any(pr.present for pr in passage.members.values()):
+                due.append((max([quiet] + [pr.departed_at for pr in passage.members.values()]), "quiet"))
+        return min(due) if due else None
+
+    def _close(self, passage: _Open, at: float, reason: CloseReason, now: float, out: list[LaneEvent]) -> None:
+        del self._open[passage.lane]
+        snapshot = self._snapshot(passage, "closed", at, reason)
+        for pr in passage.members.values():
+            pr.passage = None
+            if pr.present:  # still in the field: it must not open the next passage
+                self._tags[pr.identity].consumed = True
+        self.stats.passages_closed += 1
+        out.append(PassageEvent("end", snapshot, now))
+
+    def _maybe_update(self, passage: _Open, t: float, out: list[LaneEvent]) -> None:
+        if passage.dirty and t - passage.last_emit >= self.config.update_interval_s:
+            passage.dirty, passage.last_emit = False, t
+            self.stats.updates += 1
+            out.append(PassageEvent("update", self._snapshot(passage, "open"), t))
+
+    def _forget(self, key: tuple[Identity, str]) -> None:
+        pr = self._presence.pop(key)
+        tag = self._tags.get(pr.identity)
+        if tag is None:
+            return
+        tag.lanes.pop(pr.lane, None)
+        if tag.assigned == pr.lane:
+            tag.assigned = None
+        if not tag.lanes:
+            del self._tags[pr.identity]
+
+    # -- passages ----------------------------------------------------------------------------
+
+    def _open_passage(self, lane: str, t: float) -> _Open:
+        seq = self._seq[lane] = self._seq.get(lane, 0) + 1
+        passage = self._open[lane] = _Open(passage_id(lane, t, seq), lane, t)
+        self.stats.passages_opened += 1
+        return passage
+
+    def _snapshot(self, passage: _Open, state: PassageState, closed_at: float | None = None,
+                  reason: CloseReason | None = None) -> Passage:
+        members = sorted(passage.members.values(), key=lambda pr: (pr.first_seen, pr.identity))
+        seen = tuple(
+            SeenIdentifier(pr.ident, Evidence(
+                pr.first_seen, pr.last_seen, pr.reads, pr.best_rssi, tuple(sorted(pr.carriers)),
+                tuple(sorted(pr.sources)), pr.confidence, tuple(sorted(pr.zones, key=ZONE_ORDER.__getitem__))))
+            for pr in members
+        )
+        votes = [v for v in (vote(pr.zones) for pr in members) if v is not None]
+        direction = decide(passage.roles, votes, self.zones.lane_defaults.get(passage.lane, "unknown"),
+                           self.config.direction_agreement)
+        return Passage(passage.id, passage.lane, direction, state, passage.opened_at, closed_at, reason, seen,
+                       tuple(passage.triggers))
+
+
+def passage_id(lane: str, opened_at: float, seq: int) -> str:
+    """Deterministic id: lane, UTC opening time to the millisecond and the lane's passage counter.
+
+    >>> passage_id("lane1", 1_700_000_000.25, 3)
+    'lane1-20231114T221320.250Z-3'
+    """
+    stamp = datetime.fromtimestamp(opened_at, UTC)
+    return f"{lane}-{stamp:%Y%m%dT%H%M%S}.{stamp.microsecond // 1000:03d}Z-{seq}"
+
+
+def _undecoded(error: str | None) -> str:
+    """A bounded drop reason from a decode error: its leading word (``UnprogrammedError``)."""
+    if not error:
+        return "undecoded"
+    head = error.split(":", 1)[0].split()[0] if error.split() else "error"
+    return f"undecoded:{head[:40]}"
+
+
+__all__ = ["LaneEngine", "Placement", "passage_id"]
