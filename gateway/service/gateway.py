@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from gateway.config import SiteConfig
 from gateway.lane.passage import Passage, PassageEvent
+from gateway.lane.triggers import Trigger
 from gateway.reads import Read, SourceEvent, SourceStatus
 from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class LaneEngine(Protocol):
-    def feed(self, read: Read) -> list[Any]: ...
+    def feed(self, event: Read | SourceStatus | Trigger) -> list[Any]: ...
 
     def tick(self, now: float) -> list[Any]: ...
 
@@ -112,11 +113,16 @@ class Gateway:
 
     # -- the data path ------------------------------------------------------------------
 
-    def on_source_event(self, event: SourceEvent) -> None:
+    def on_source_event(self, event: SourceEvent | Trigger) -> None:
+        if isinstance(event, Trigger):  # GPI edges and camera zones open/close passages
+            self._handle_lane_events(self.engine.feed(event))
+            return
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
             self.metrics.source_up.labels(event.source).set(1 if event.state == "connected" else 0)
             self.publisher.publish_source_status(event)
+            # The engine holds passages open through a reader outage instead of splitting them.
+            self._handle_lane_events(self.engine.feed(event))
             return
         health = self.live.sources.get(event.source)
         if health is not None:
