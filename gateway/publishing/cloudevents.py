@@ -54,4 +54,12 @@ def envelope(*, type_prefix: str, kind: str, source: str, id: str, time: str, sc
         head["subject"] = subject
     head.update({"datacontenttype": "application/json", "dataschema": schema_base + SCHEMA_FILES[schema],
                  "data": data})
-    return json.dumps(head, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return encode_json(head)
+
+
+#: compact UTF-8 JSON; one encoder instance (``json.dumps`` with options builds one per call)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_json(value: Any) -> bytes:
+    return _ENCODER.encode(value).encode("utf-8")

@@ -21,6 +21,7 @@ change the hash, so they are refused with :class:`UnhashableEvent` rather than g
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,10 +70,13 @@ _ORDER: tuple[tuple[str, str, Any], ...] = (
     ("sourceList", "pairs", ("source", "SDT-")),
     ("destinationList", "pairs", ("destination", "SDT-")),
 )
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _KNOWN = frozenset(name for name, _, _ in _ORDER) | _IGNORED
 
 
 def _time(value: str) -> str:
+    if _CANONICAL_TIME.fullmatch(value):
+        return value  # already canonical (what epcis.format_time writes)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     # CBV: millisecond precision, rounded as Python's round() does in the reference implementation.
     moment = moment.replace(microsecond=0) + timedelta(microseconds=round(moment.microsecond, -3))
@@ -89,11 +93,14 @@ def canonical_number(value: float | int | str) -> str:
 
 
 def _value(value: Any, vocabulary: str | None = None) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if isinstance(value, str):
+        text = value.strip()
+        if ":" in text and not text.startswith("urn:epcglobal:cbv:"):
+            return text  # a URI (no vocabulary prefix, never a number): the common case
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnhashableEvent(f"expected a scalar value, got {value!r}")
-    if isinstance(value, (int, float)):
+    else:
         return canonical_number(value)
-    text = value.strip()
     for old, new in _OLD_CBV.items():
         if text.startswith(old):
             return new + text[len(old):]
@@ -155,7 +162,8 @@ def _object(name: str, value: Any, fields: tuple[str, ...]) -> str:
     extra = set(value) - set(fields)
     if extra:
         raise UnhashableEvent(f"{name}: unsupported fields {sorted(extra)}")
-    return "".join(f"{f}={_value(value[f])}" for f in fields if f in value and _value(value[f]))
+    texts = ((f, _value(value[f])) for f in fields if f in value)
+    return "".join(f"{f}={text}" for f, text in texts if text)
 
 
 def prehash(event: Mapping[str, Any]) -> str:

@@ -80,14 +80,75 @@ def publish_properties(props: Mapping[str, Any]) -> Properties:
     return p
 
 
+def _utf8(value: object) -> bytes:
+    data = str(value).encode("utf-8")
+    return len(data).to_bytes(2, "big") + data
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def pack_publish_properties(props: Mapping[str, Any]) -> bytes:
+    """The wire bytes of :func:`publish_properties` (property length + properties, in paho's order).
+
+    paho's ``Properties`` validates and encodes attribute by attribute (about 90 us for our usual set,
+    more than the rest of a publish); this encodes the same bytes directly (a test compares both).
+
+    >>> pack_publish_properties({"content_type": "a/b", "expiry": 60})
+    b'\\r\\x01\\x01\\x02\\x00\\x00\\x00<\\x03\\x00\\x03a/b'
+    """
+    out = bytearray()
+    if props.get("utf8", True):
+        out += b"\x01\x01"
+    if props.get("expiry"):
+        out += b"\x02" + int(props["expiry"]).to_bytes(4, "big")
+    if props.get("content_type"):
+        out += b"\x03" + _utf8(props["content_type"])
+    if props.get("response_topic"):
+        out += b"\x08" + _utf8(props["response_topic"])
+    if props.get("correlation") is not None:
+        out += b"\x09" + _utf8(props["correlation"])  # binary data: same length-prefixed form
+    for key, value in props.get("user") or ():
+        out += b"\x26" + _utf8(key) + _utf8(value)
+    return _varint(len(out)) + bytes(out)
+
+
+class PackedProperties(Properties):
+    """PUBLISH properties already encoded by :func:`pack_publish_properties`.
+
+    paho only calls ``pack()`` on an outgoing PUBLISH's properties (also when it re-sends after a
+    reconnect), so skipping paho's per-object tables is safe and saves most of the cost.
+    """
+
+    def __init__(self, packed: bytes) -> None:  # no super().__init__(): it builds tables we never use
+        self.__dict__["packetType"] = PacketTypes.PUBLISH
+        self.__dict__["packed"] = packed
+
+    def pack(self) -> bytes:
+        return bytes(self.__dict__["packed"])
+
+    def __str__(self) -> str:
+        return f"[packed {len(self.__dict__['packed'])} bytes]"
+
+    def isEmpty(self) -> bool:
+        return bool(self.__dict__["packed"] == b"\x00")
+
+
 class MqttLink:
     """One broker session.  ``on_ack(mid, ok)`` is called from paho's thread for each PUBACK."""
 
     def __init__(self, cfg: MqttConfig, client_id: str, *, will: Will | None = None,
                  birth: Callable[[], tuple[str, bytes]] | None = None,
                  on_connected: Callable[[], None] | None = None,
-                 on_ack: Callable[[int, bool], None] | None = None) -> None:
+                 on_ack: Callable[[int, bool], None] | None = None, max_inflight: int = 20) -> None:
         self.cfg = cfg
+        self.max_inflight = max_inflight
         self.client_id = client_id
         self.will = will
         self.birth = birth
@@ -131,6 +192,10 @@ class MqttLink:
                 will_props.PayloadFormatIndicator = 1
             client.will_set(self.will.topic, self.will.payload, qos=self.will.qos, retain=self.will.retain,
                             properties=will_props)
+        # The outbox bounds what is handed over; paho keeps the rest queued (never refused) and
+        # sends at most ``max_inflight`` unacknowledged PUBLISHes at a time.
+        client.max_inflight_messages_set(self.max_inflight)
+        client.max_queued_messages_set(0)
         client.reconnect_delay_set(max(1, int(cfg.reconnect_min_s)), max(1, int(cfg.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -234,7 +299,7 @@ class MqttLink:
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool, props: Mapping[str, Any]) -> int:
         """Hand one message to paho; returns its mid (acknowledged later through ``on_ack``)."""
-        properties = publish_properties(props) if self.protocol == "5" else None
+        properties = PackedProperties(pack_publish_properties(props)) if self.protocol == "5" else None
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_QUEUE_SIZE):
             raise RuntimeError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")

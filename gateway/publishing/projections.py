@@ -20,6 +20,7 @@ published by accident.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 from gateway.publishing.payloads import Audience, EnrichedData
@@ -106,6 +107,10 @@ CLASSIFICATION: dict[str, dict[str, Treatment]] = {
 OPAQUE = frozenset({"observation.epcis", "passage.counts", "flags.evidence", "provenance.masterData"})
 
 
+# Audiences that keep every field unchanged (customs).
+_KEEPS_EVERYTHING = frozenset(a for a in AUDIENCES if all(rule.get(a) == "keep" for rule in CLASSIFICATION.values()))
+
+
 class UnclassifiedField(KeyError):
     """A payload field has no entry in :data:`CLASSIFICATION`: refuse to publish it anywhere."""
 
@@ -115,7 +120,7 @@ def _project(value: Any, path: str, audience: Audience, masked: bool) -> Any:
         out: dict[str, Any] = {}
         natural = bool(value.get("naturalPerson")) if path == "parties" else masked
         for key, item in value.items():
-            child = f"{path}.{key}" if path else key
+            child = _child(path, key)
             rule = CLASSIFICATION.get(child)
             if rule is None:
                 raise UnclassifiedField(child)
@@ -124,16 +129,35 @@ def _project(value: Any, path: str, audience: Audience, masked: bool) -> Any:
                 continue
             if treatment == "mask_natural_person" and natural:
                 continue  # natural persons: no name or ids outside customs
-            out[key] = item if child in OPAQUE else _project(item, child, audience, natural)
+            if child in OPAQUE or not isinstance(item, (dict, list)):
+                out[key] = item
+            else:
+                out[key] = _project(item, child, audience, natural)
         return out
     if isinstance(value, list):
         return [_project(item, path, audience, masked) for item in value]
     return value
 
 
-def project(record: EnrichedData, audience: Audience) -> dict[str, Any]:
-    """The wire form (camelCase JSON object) of ``record`` for ``audience``."""
-    full = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+@lru_cache(maxsize=1024)
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def project(record: EnrichedData | dict[str, Any], audience: Audience) -> dict[str, Any]:
+    """The wire form (camelCase JSON object) of ``record`` for ``audience``.
+
+    ``record`` may already be in wire form (the publisher builds it as a dict); it is not modified.
+    """
+    if isinstance(record, EnrichedData):
+        full = record.model_dump(mode="json", by_alias=True, exclude_none=True)
+    else:
+        full = dict(record)
     full["audience"] = audience
+    if audience in _KEEPS_EVERYTHING and isinstance(record, dict):
+        # Customs sees every classified field.  The publisher builds the record only from payload-model
+        # fields (adapt.wire_blocks) and fixed keys, all classified (a test enforces it), so walking the
+        # record again would only cost time.
+        return full
     projected: dict[str, Any] = _project(full, "", audience, False)
     return projected

@@ -9,10 +9,18 @@ Usage (from the service)::
     pub.outbox.depth(), pub.outbox.oldest_age()   # metrics
     pub.stop()                                    # publishes "offline", flushes what it can
 
-Every ``publish_*`` call writes its messages to the SQLite outbox in one transaction and returns;
-a sender thread hands them to paho in row order (per-lane order follows) and deletes a row when
-its PUBACK arrives.  After a broker outage paho re-sends what was in flight; after a crash the
-next start replays every row still on disk, byte for byte.
+Every ``publish_*`` call commits its messages to the SQLite outbox (one statement) and then hands
+them to paho in row order (per-lane order follows), from the calling thread when no other thread
+is sending, else through the sender thread.  A row is deleted after its PUBACK (the deletions are
+batched into later commits: until then a crash only re-sends, with the same ids).  After a broker
+outage paho re-sends what was in flight; after a crash the next start replays every row still on
+disk, byte for byte.  With ``durability="group"`` a call only queues its messages and the sender
+thread commits everything queued meanwhile in one statement before publishing it (group commit:
+nothing is published before it is on disk, but a SIGKILL loses the last few milliseconds of
+calls that had returned).
+
+The hot path builds wire-form dicts directly (no pydantic); :mod:`payloads` stays the contract,
+and the tests validate every payload against the committed schemas generated from it.
 
 Which messages a call produces:
 
@@ -35,28 +43,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from gateway.config.mqtt import MqttConfig
 from gateway.lane.passage import Passage, PassageEvent
 from gateway.publishing import cloudevents as ce
-from gateway.publishing.adapt import blocks_from_result, decide
-from gateway.publishing.epcis import EpcisContext, PassageEvents, build_events, format_time
+from gateway.publishing.adapt import decide, wire_blocks
+from gateway.publishing.epcis import EPCIS_CONTEXT, EpcisContext, PassageEvents, build_events, format_time
 from gateway.publishing.mqtt_client import InboundMessage, MqttLink, Will
 from gateway.publishing.outbox import DropReason, Outbox, OutboxMessage
 from gateway.publishing.payloads import (
     Capabilities,
     CommandResponse,
-    EnrichedData,
-    FlagData,
     LaneInfo,
-    LaneState,
-    Observation,
-    ObservationData,
-    PassageLifecycle,
-    PassageSummary,
-    Provenance,
     Status,
 )
 from gateway.publishing.projections import project
@@ -68,6 +69,10 @@ SOFTWARE = "0.1.0"
 JSON = "application/json"
 SPS_AGENCIES = frozenset({"SPS", "VET", "PHYTO", "PLANT", "ANIMAL", "FOOD", "FEED", "BIP", "BCP"})
 CITES_AGENCIES = frozenset({"CITES"})
+ACK_LINGER_S = 0.005  # sender's poll while messages are in flight; commits deferred deletions after this pause
+FLUSH_IDLE_S = 0.05  # the sender commits deferred deletions once writers paused this long ...
+MAX_DEFERRED_ACKS = 10_000  # ... or this many are waiting
+CHECKPOINT_S = 0.25  # the sender checkpoints the outbox's WAL this often (writers never do)
 CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -77,6 +82,7 @@ class Publisher:
     def __init__(self, *, mqtt: MqttConfig, site: str, gateway: str, lanes: Mapping[str, EpcisContext],
                  outbox_path: Path, lane_names: Mapping[str, str | None] | None = None,
                  client_id: str | None = None, software: str = SOFTWARE, window: int = 1000,
+                 max_inflight: int = 100, durability: Literal["call", "group"] = "call",
                  asyncapi_url: str | None = None) -> None:
         self.cfg = mqtt
         self.site, self.gateway = site, gateway
@@ -86,23 +92,26 @@ class Publisher:
         self.software = software
         self.asyncapi_url = asyncapi_url
         self.window = window
+        self.durability = durability
+        self._queue: collections.deque[tuple[list[OutboxMessage], Mapping[str, int] | None]] = collections.deque()
         self.outbox = Outbox(outbox_path, max_messages=mqtt.outbox.max_messages,
                              max_age_s=mqtt.outbox.max_age_s, when_full=mqtt.outbox.when_full,
                              on_drop=self._on_drop)
-        self._init_revisions()
         self.link = MqttLink(
             mqtt, client_id or mqtt.client_id or f"bx-{site}-{gateway}",
             will=Will(self.topics.status, Status(state="offline", site=site, gateway=gateway, reason="lwt").to_json()),
-            birth=self._birth, on_connected=self._on_connected, on_ack=self._on_ack)
+            birth=self._birth, on_connected=self._on_connected, on_ack=self._on_ack, max_inflight=max_inflight)
         self._acks: collections.deque[tuple[int, bool]] = collections.deque()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (sender thread only)
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (under _send_lock)
+        self._send_lock = threading.Lock()
         self._last_handed = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._sender: threading.Thread | None = None
         self._lock = threading.Lock()
         self._observed: collections.OrderedDict[str, PassageEvents] = collections.OrderedDict()
-        self._lane_state: dict[str, LaneState] = {}
+        self._lane_state: dict[str, dict[str, Any]] = {}
+        self._lanes: dict[str, _Lane] = {}
         self._commands: dict[str, CommandHandler] = {"ping": lambda _: {"pong": True}}
         self.rejected_by_broker = 0
         self.degraded: str | None = None
@@ -134,13 +143,15 @@ class Publisher:
     def stop(self, flush_timeout: float = 2.0) -> None:
         """Wait up to ``flush_timeout`` for the outbox to drain, publish ``offline``, disconnect."""
         deadline = time.monotonic() + flush_timeout
-        while self.outbox.depth() and self.link.connected.is_set() and time.monotonic() < deadline:
+        while ((self.outbox.depth() or self._queue) and self.link.connected.is_set()
+               and time.monotonic() < deadline):
             self._wake.set()
             time.sleep(0.02)
         self._stopping.set()
         self._wake.set()
         if self._sender is not None:
             self._sender.join(5)
+        self._commit_queued()  # a call that raced with stop(): on disk, sent at the next start
         offline = Status(state="offline", site=self.site, gateway=self.gateway, time=_now(), reason="shutdown")
         self.link.stop(offline.to_json())
         self.outbox.close()
@@ -149,36 +160,35 @@ class Publisher:
         """True once every stored message has been acknowledged (tests, benchmarks, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.outbox.depth() == 0:
+            if self.outbox.depth() == 0 and not self._queue:
                 return True
             self._wake.set()
             time.sleep(0.01)
-        return self.outbox.depth() == 0
+        return self.outbox.depth() == 0 and not self._queue
 
     # -- public API ------------------------------------------------------------------------------
 
     def publish_passage_event(self, event: PassageEvent) -> None:
         """Lane lifecycle (``new``/``update``/``end``) for ops, and the retained lane state."""
         p = event.passage
+        lane = self._lane(p.lane)
         summary = _summary(p)
-        data = PassageLifecycle(kind=event.kind, time=format_time(event.time), passage=summary)
-        message = self._event("passage", self.topics.passage(p.lane), p.lane,
-                              id=f"{self._source(p.lane)}#passage/{p.id}/{event.kind}/{int(event.time * 1000)}",
-                              time=data.time, schema="bx.passage.v1", data=data, audience="ops",
-                              expiry=self.cfg.expiry.ops_s, correlation=p.id)
-        state = self._update_lane(p.lane, occupied=event.kind != "end", passage_id=p.id, counts=summary.counts)
-        self.outbox.put([message, state])
-        self._wake.set()
+        time_ = format_time(event.time)
+        data = {"kind": event.kind, "time": time_, "passage": summary}
+        message = self._event(lane, "passage", lane.passage, id=f"{lane.source}#passage/{p.id}/{event.kind}/"
+                              f"{int(event.time * 1000)}", time=time_, schema="bx.passage.v1", data=data,
+                              audience="ops", expiry=self.cfg.expiry.ops_s, correlation=p.id)
+        state = self._update_lane(p.lane, occupied=event.kind != "end", passage_id=p.id, counts=summary["counts"])
+        self._store([message, state])
 
     def publish_observation(self, passage: Passage, mrns: Sequence[str] = ()) -> str | None:
         """The EPCIS observation of a closed passage; returns its event hash (``None``: nothing read).
 
         Sent once per passage: the first call fixes the core event (with the MRNs known then).
         """
-        events, messages = self._observation(passage, mrns)
+        events, messages = self._observation(passage, mrns, _summary(passage))
         if messages:
-            self.outbox.put(messages)
-            self._wake.set()
+            self._store(messages)
         return events.event_hash if events else None
 
     def publish_enriched(self, passage: Passage, result: Any, revision: int | None = None) -> str | None:
@@ -187,70 +197,73 @@ class Publisher:
         ``result`` is the enrichment's ``EnrichmentResult`` (or a mapping with ``links``, ``products``,
         ``parties``, ``flags``, ``routing``).  Each call for the same passage is a new revision
         (``{hash}#customs/r2`` ...), unless ``revision`` is given.
+
+        The record is built as wire-form dicts (no pydantic on this path); the tests validate every
+        payload against the committed JSON Schemas generated from :mod:`payloads`.
         """
-        blocks = blocks_from_result(result)
-        mrns = sorted({link.mrn for link in blocks["links"]})
-        events, messages = self._observation(passage, mrns)
+        blocks = wire_blocks(result)
+        mrns = sorted({link["mrn"] for link in blocks["links"]})
+        summary = _summary(passage)
+        events, messages = self._observation(passage, mrns, summary)
         if events is None:
             return None
-        rev = revision if revision is not None else self._next_revision(events.event_hash)
-        ctx = self._ctx(passage.lane)
-        record = EnrichedData(
-            revision=rev,
-            observation=Observation(event_hash=events.event_hash, epcis=events.document()),
-            passage=_summary(passage), decision=blocks.get("decision") or decide(blocks),
-            links=blocks["links"], products=blocks["products"], parties=blocks["parties"],
-            flags=blocks["flags"], routing=blocks["routing"],
-            provenance=Provenance(gateway_id=self.gateway, software=self.software,
-                                  rules_version=blocks.get("rules_version"), master_data=blocks.get("master_data", {})),
-        )
+        counters: dict[str, int] = {}
+        if revision is not None:
+            rev = revision
+        else:
+            rev = counters[_REVISION + events.event_hash] = self.outbox.next_count(_REVISION + events.event_hash)
+        lane = self._lane(passage.lane)
+        provenance: dict[str, Any] = {"gatewayId": self.gateway, "software": self.software}
+        if blocks.get("rules_version") is not None:
+            provenance["rulesVersion"] = blocks["rules_version"]
+        provenance["masterData"] = blocks.get("master_data", {})
+        record: dict[str, Any] = {
+            "audience": "customs", "revision": rev,
+            "observation": {"eventHash": events.event_hash, "epcis": self._document(events)},
+            "passage": summary, "decision": blocks.get("decision") or decide(blocks),
+            "links": blocks["links"], "products": blocks["products"], "parties": blocks["parties"],
+            "flags": blocks["flags"], "routing": blocks["routing"], "provenance": provenance,
+        }
+        event_hash = events.event_hash
         time_ = events.object_event["eventTime"]
         subject = f"mrn:{mrns[0]}" if mrns else None
-        source = self._source(passage.lane)
-        lane = passage.lane
-        customs_id = ce.projection_id(events.event_hash, "customs", rev)
-        messages.append(self._event("lane.enriched", self.topics.enriched(lane), lane, id=customs_id, time=time_,
+        expiry = self.cfg.expiry
+        customs_id = ce.projection_id(event_hash, "customs", rev)
+        messages.append(self._event(lane, "lane.enriched", lane.enriched, id=customs_id, time=time_,
                                     schema="bx.enriched.v1", data=project(record, "customs"), audience="customs",
-                                    expiry=self.cfg.expiry.customs_s, subject=subject, correlation=passage.id,
-                                    source=source))
-        for flag in record.flags:
-            data = FlagData(event_hash=events.event_hash, lane=lane, passage_id=passage.id, flag=flag)
-            messages.append(self._event("lane.flag", self.topics.flag(flag.severity), lane,
-                                        id=ce.flag_id(events.event_hash, flag.code, rev), time=time_,
+                                    expiry=expiry.customs_s, subject=subject, correlation=passage.id))
+        for flag in record["flags"]:
+            data = {"audience": "customs", "eventHash": event_hash, "lane": passage.lane, "passageId": passage.id,
+                    "flag": flag}
+            messages.append(self._event(lane, "lane.flag", self.topics.flag(flag["severity"]),
+                                        id=ce.flag_id(event_hash, flag["code"], rev), time=time_,
                                         schema="bx.flag.v1", data=data, audience="customs",
-                                        expiry=self.cfg.expiry.flag_s, subject=subject, correlation=passage.id,
-                                        source=source))
-        agencies = {r.agency.upper() for r in record.routing}
+                                        expiry=expiry.flag_s, subject=subject, correlation=passage.id))
+        agencies = {str(r["agency"]).upper() for r in record["routing"]}
         for audience, names in (("sps", SPS_AGENCIES), ("cites", CITES_AGENCIES)):
             if agencies & names:
                 messages.append(self._event(
-                    f"lane.referral.{audience}", self.topics.referral(audience, lane), lane,
-                    id=ce.projection_id(events.event_hash, audience, rev), time=time_,
+                    lane, f"lane.referral.{audience}", lane.referral[audience],
+                    id=ce.projection_id(event_hash, audience, rev), time=time_,
                     schema=f"bx.referral.{audience}.v1", data=project(record, audience),  # type: ignore[arg-type]
-                    audience=audience, expiry=self.cfg.expiry.agency_s, subject=subject, correlation=passage.id,
-                    source=source))
-        messages.append(self._event("lane.decision", self.topics.passage(lane), lane,
-                                    id=ce.projection_id(events.event_hash, "ops", rev), time=time_,
+                    audience=audience, expiry=expiry.agency_s, subject=subject, correlation=passage.id))
+        messages.append(self._event(lane, "lane.decision", lane.passage,
+                                    id=ce.projection_id(event_hash, "ops", rev), time=time_,
                                     schema="bx.ops.decision.v1", data=project(record, "ops"), audience="ops",
-                                    expiry=self.cfg.expiry.ops_s, correlation=passage.id, source=source))
-        messages.append(self._update_lane(lane, decision=record.decision))
-        del ctx
-        self.outbox.put(messages)
-        self._wake.set()
+                                    expiry=expiry.ops_s, correlation=passage.id))
+        messages.append(self._update_lane(passage.lane, decision=record["decision"]))
+        self._store(messages, counters)
         return customs_id
 
     def publish_lane_state(self, lane: str, state: Literal["open", "closed", "fault"] = "open",
                            detail: str | None = None) -> None:
         """Retained lane state with message expiry (a dead lane does not show a stale vehicle)."""
-        self.outbox.put([self._update_lane(lane, state=state, detail=detail)])
-        self._wake.set()
+        self._store([self._update_lane(lane, state=state, detail=detail)])
 
     def remove_lane(self, lane: str) -> None:
         """Clear the lane's retained state (empty retained publish)."""
-        self.outbox.put([OutboxMessage(self.topics.lane_state(lane), b"", qos=self.cfg.qos, retain=True,
-                                       lane=lane)])
+        self._store([OutboxMessage(self.topics.lane_state(lane), b"", qos=self.cfg.qos, retain=True, lane=lane)])
         self._lane_state.pop(lane, None)
-        self._wake.set()
 
     def on_command(self, name: str, handler: CommandHandler) -> None:
         """Serve ``cmd/{site}/{gw}/{name}``: ``handler(request) -> result`` (exceptions become errors)."""
@@ -267,11 +280,27 @@ class Publisher:
                                                   mrn_uri=self.cfg.epcis.mrn_uri)
         return ctx
 
-    def _source(self, lane: str) -> str:
-        return self._ctx(lane).read_point or f"urn:bx:{self.site}:{self.gateway}:lane:{lane}"
+    def _lane(self, lane: str) -> _Lane:
+        """Per-lane constants (topics, source), computed once."""
+        known = self._lanes.get(lane)
+        if known is None:
+            ctx = self._ctx(lane)
+            t = self.topics
+            known = self._lanes[lane] = _Lane(
+                id=lane, source=ctx.read_point or f"urn:bx:{self.site}:{self.gateway}:lane:{lane}",
+                passage=t.passage(lane), state=t.lane_state(lane), observation=t.observation(lane),
+                enriched=t.enriched(lane), referral={a: t.referral(a, lane) for a in ("sps", "cites")})
+        return known
 
-    def _observation(self, passage: Passage, mrns: Sequence[str]) -> tuple[PassageEvents | None,
-                                                                               list[OutboxMessage]]:
+    def _source(self, lane: str) -> str:
+        return self._lane(lane).source
+
+    def _document(self, events: PassageEvents) -> dict[str, Any]:
+        return {"@context": [EPCIS_CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+                "creationDate": _now(), "epcisBody": {"eventList": events.events}}
+
+    def _observation(self, passage: Passage, mrns: Sequence[str], summary: dict[str, Any],
+                     ) -> tuple[PassageEvents | None, list[OutboxMessage]]:
         with self._lock:
             known = self._observed.get(passage.id)
             if known is not None:
@@ -283,39 +312,48 @@ class Publisher:
             self._observed[passage.id] = events
             while len(self._observed) > 4096:
                 self._observed.popitem(last=False)
-        data = ObservationData(observation=Observation(event_hash=events.event_hash, epcis=events.document()),
-                               passage=_summary(passage))
+        lane = self._lane(passage.lane)
+        data = {"audience": "customs", "observation": {"eventHash": events.event_hash,
+                                                       "epcis": self._document(events)}, "passage": summary}
         subject = f"mrn:{sorted(mrns)[0]}" if mrns else None
-        message = self._event("lane.observation", self.topics.observation(passage.lane), passage.lane,
-                              id=events.event_hash, time=events.object_event["eventTime"],
-                              schema="bx.observation.v1", data=data, audience="customs",
-                              expiry=self.cfg.expiry.customs_s, subject=subject, correlation=passage.id)
+        message = self._event(lane, "lane.observation", lane.observation, id=events.event_hash,
+                              time=events.object_event["eventTime"], schema="bx.observation.v1", data=data,
+                              audience="customs", expiry=self.cfg.expiry.customs_s, subject=subject,
+                              correlation=passage.id)
         return events, [message]
 
-    def _event(self, kind: str, topic: str, lane: str, *, id: str, time: str, schema: str, data: Any,
-               audience: str, expiry: int, subject: str | None = None, correlation: str | None = None,
-               source: str | None = None) -> OutboxMessage:
-        payload = ce.envelope(type_prefix=self.cfg.epcis.event_type_prefix, kind=kind,
-                              source=source or self._source(lane), id=id, time=time,
-                              schema_base=self.cfg.epcis.schema_base, schema=schema, data=data, subject=subject)
-        user = [["schema", schema], ["audience", audience], ["gw", self.gateway], ["ce_type",
-                f"{self.cfg.epcis.event_type_prefix}.{kind}.v1"], ["ce_id", id]]
+    def _event(self, lane: _Lane, kind: str, topic: str, *, id: str, time: str, schema: str, data: Any,
+               audience: str, expiry: int, subject: str | None = None,
+               correlation: str | None = None) -> OutboxMessage:
+        ce_type = f"{self.cfg.epcis.event_type_prefix}.{kind}.v1"
+        payload = ce.envelope(type_prefix=self.cfg.epcis.event_type_prefix, kind=kind, source=lane.source, id=id,
+                              time=time, schema_base=self.cfg.epcis.schema_base, schema=schema, data=data,
+                              subject=subject)
+        user = [["schema", schema], ["audience", audience], ["gw", self.gateway], ["ce_type", ce_type],
+                ["ce_id", id]]
         if subject:
             user.append(["ce_subject", subject])
         props: dict[str, object] = {"content_type": ce.CONTENT_TYPE, "expiry": expiry, "user": user}
         if correlation is not None:
             props["correlation"] = correlation
-        return OutboxMessage(topic, payload, qos=self.cfg.qos, retain=False, props=props, lane=lane)
+        return OutboxMessage(topic, payload, qos=self.cfg.qos, retain=False, props=props, lane=lane.id)
 
     def _update_lane(self, lane: str, **changes: Any) -> OutboxMessage:
+        """The retained lane state after ``changes`` (``None`` clears a field), as an outbox message."""
         with self._lock:
-            current = self._lane_state.get(lane) or LaneState(lane=lane, state="open", time=_now())
-            state = current.model_copy(update={**changes, "time": _now()})
-            self._lane_state[lane] = state
+            state = self._lane_state.get(lane)
+            if state is None:
+                state = self._lane_state[lane] = {"lane": lane, "state": "open", "occupied": False,
+                                                  "passageId": None, "counts": {}, "decision": None,
+                                                  "detail": None, "time": None}
+            for key, value in changes.items():
+                state[_LANE_FIELDS[key]] = value
+            state["time"] = _now()
+            body = {k: v for k, v in state.items() if v is not None}
         props: dict[str, object] = {"content_type": JSON, "expiry": self.cfg.expiry.lane_state_s,
                                     "user": [["schema", "bx.lane-state.v1"], ["audience", "ops"], ["gw", self.gateway]]}
-        return OutboxMessage(self.topics.lane_state(lane), state.to_json(), qos=self.cfg.qos, retain=True,
-                             props=props, lane=lane)
+        return OutboxMessage(self._lane(lane).state, _json(body), qos=self.cfg.qos, retain=True, props=props,
+                             lane=lane)
 
     def _birth(self) -> tuple[str, bytes]:
         status = Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason="startup",
@@ -345,8 +383,9 @@ class Publisher:
         self._wake.set()
 
     def _on_ack(self, mid: int, ok: bool) -> None:
+        # paho's thread, inside paho's locks: only note it.  Whoever holds _send_lock next (a writer
+        # handing over, or the sender thread within ACK_LINGER_S) matches it to its row.
         self._acks.append((mid, ok))
-        self._wake.set()
 
     def _on_drop(self, reason: DropReason, count: int) -> None:
         # Never silent: the outbox already counted and logged; tell the consumers too.
@@ -393,77 +432,137 @@ class Publisher:
 
     # -- the sender ----------------------------------------------------------------------------------
 
+    def _store(self, messages: list[OutboxMessage], counters: Mapping[str, int] | None = None) -> None:
+        """Store ``messages``; nothing reaches paho before its outbox row is committed.
+
+        ``durability="call"``: commit now (the call returns with the messages on disk), then hand them
+        to paho from this thread if nobody else is sending (saves a thread switch per call).
+        ``durability="group"`` (sender running): queue them; the sender thread commits everything
+        queued meanwhile in one statement (group commit), then hands it over.
+        """
+        if self.durability == "group" and self._sender is not None and not self._stopping.is_set():
+            self._queue.append((messages, counters))
+            if not self._wake.is_set():
+                self._wake.set()
+            return
+        self.outbox.put(messages, counters)
+        if self._send_lock.acquire(blocking=False):
+            try:
+                self._send()
+            finally:
+                self._send_lock.release()
+        else:
+            self._wake.set()
+
     def _send_loop(self) -> None:
-        last_expire = 0.0
+        last_expire = last_checkpoint = time.monotonic()
+        outbox = self.outbox
         while not self._stopping.is_set():
-            self._wake.wait(0.2)
+            busy = self._inflight or self._acks or outbox.deferred_acks()
+            self._wake.wait(ACK_LINGER_S if busy else 0.2)
             self._wake.clear()
-            self._flush_acks()
+            self._commit_queued()
+            with self._send_lock:
+                self._send()
+            # Deletions ride along with the writers' commits; commit them here once writers pause.
+            if outbox.deferred_acks() and (outbox.idle_for() >= FLUSH_IDLE_S
+                                           or outbox.deferred_acks() >= MAX_DEFERRED_ACKS):
+                outbox.flush_acks()
+            if time.monotonic() - last_checkpoint > CHECKPOINT_S:
+                last_checkpoint = time.monotonic()
+                outbox.checkpoint()
             if time.monotonic() - last_expire > 60:
                 last_expire = time.monotonic()
-                self.outbox.expire()
-            if not self.link.connected.is_set():
-                continue
-            room = self.window - len(self._inflight)
-            if room <= 0:
-                continue
-            for row in self.outbox.pending(after=self._last_handed, limit=room):
-                try:
-                    mid = self.link.publish(row.topic, row.payload, row.qos, row.retain, row.props)
-                except (RuntimeError, ValueError) as exc:
-                    log.warning("publish failed, will retry: %s", exc)
-                    break
-                if row.qos == 0:
-                    self.outbox.ack([row.id])  # QoS 0: no PUBACK will come
-                else:
-                    self._inflight[mid] = row.id
-                self._last_handed = row.id
-            self._flush_acks()
+                outbox.expire()
+        self._commit_queued()
+        with self._send_lock:
+            self._match_acks()
+        outbox.flush_acks()
 
-    def _flush_acks(self) -> None:
+    def _commit_queued(self) -> None:
+        """Group commit: everything queued by ``durability="group"`` writers, in one transaction."""
+        batch: list[OutboxMessage] = []
+        counters: dict[str, int] = {}
+        while self._queue:
+            messages, more = self._queue.popleft()
+            batch += messages
+            counters.update(more or {})
+        if batch:
+            try:
+                self.outbox.put(batch, counters)
+            except Exception:  # OutboxFull (reject_new) or a disk error: counted, reported, never silent
+                log.exception("outbox refused %d queued message(s)", len(batch))
+
+    def _send(self) -> None:
+        """Match PUBACKs to rows, then hand over every committed row not handed yet, in row order
+        (which keeps each lane's order).  Caller holds ``_send_lock``."""
+        self._match_acks()
+        if not self.link.connected.is_set():
+            return
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return
+        for row in self.outbox.take(after=self._last_handed, limit=room):
+            try:
+                mid = self.link.publish(row.topic, row.payload, row.qos, row.retain, row.props)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("publish failed, will retry: %s", exc)
+                break
+            if row.qos == 0:
+                self.outbox.ack([row.id], defer=True)  # QoS 0: no PUBACK will come
+            else:
+                self._inflight[mid] = row.id
+            self._last_handed = row.id
+
+    def _match_acks(self) -> None:
         done: list[int] = []
         while self._acks:
             mid, ok = self._acks.popleft()
             row = self._inflight.pop(mid, None)
             if row is None:
-                continue
+                continue  # birth, capabilities, command responses: not outbox rows
             if not ok:
                 self.rejected_by_broker += 1
                 log.error("broker refused outbox row %d (not authorised?): dropped", row)
             done.append(row)
-        if done:
-            self.outbox.ack(done)
-
-    # -- revisions -------------------------------------------------------------------------------------
-
-    def _init_revisions(self) -> None:
-        import sqlite3
-
-        self._rev_db = sqlite3.connect(str(self.outbox.path.with_suffix(".revisions.sqlite")),
-                                       check_same_thread=False, isolation_level=None)
-        self._rev_db.execute("PRAGMA journal_mode=WAL")
-        self._rev_db.execute("PRAGMA synchronous=NORMAL")
-        self._rev_db.execute("CREATE TABLE IF NOT EXISTS revisions (hash TEXT PRIMARY KEY, revision INTEGER)")
-        self._rev_lock = threading.Lock()
-
-    def _next_revision(self, event_hash: str) -> int:
-        """1 for the first enrichment of an observation, then 2, 3 ... (survives restarts)."""
-        with self._rev_lock:
-            row = self._rev_db.execute(
-                "INSERT INTO revisions VALUES (?, 1) ON CONFLICT(hash) DO UPDATE SET revision = revision + 1 "
-                "RETURNING revision", (event_hash,)).fetchone()
-        return int(row[0])
+        self.outbox.ack(done, defer=True)
 
 
 def _now() -> str:
     return format_time(time.time())
 
 
-def _summary(p: Passage) -> PassageSummary:
+_json = ce.encode_json
+
+
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    id: str
+    source: str  # CloudEvents source: the lane read point
+    passage: str  # topics
+    state: str
+    observation: str
+    enriched: str
+    referral: dict[str, str]
+
+
+# keyword of _update_lane -> wire name in LaneState
+_LANE_FIELDS = {"state": "state", "occupied": "occupied", "passage_id": "passageId", "counts": "counts",
+                "decision": "decision", "detail": "detail"}
+_REVISION = "revision:"  # outbox counter key prefix: revision of the enrichment of one event hash
+
+
+def _summary(p: Passage) -> dict[str, Any]:
+    """:class:`PassageSummary` in wire form."""
     counts: dict[str, int] = {}
     for seen in p.identifiers:
         counts[seen.identifier.key_type] = counts.get(seen.identifier.key_type, 0) + 1
-    return PassageSummary(id=p.id, lane=p.lane, direction=p.direction, state=p.state,
-                          opened_at=format_time(p.opened_at),
-                          closed_at=format_time(p.closed_at) if p.closed_at is not None else None,
-                          close_reason=p.close_reason, counts=counts, triggers=list(p.triggers))
+    out: dict[str, Any] = {"id": p.id, "lane": p.lane, "direction": p.direction, "state": p.state,
+                           "openedAt": format_time(p.opened_at)}
+    if p.closed_at is not None:
+        out["closedAt"] = format_time(p.closed_at)
+    if p.close_reason is not None:
+        out["closeReason"] = p.close_reason
+    out["counts"] = counts
+    out["triggers"] = list(p.triggers)
+    return out
