@@ -1,0 +1,370 @@
+"""The asyncio LLRP reader client: a thin I/O shell around the codec, yielding normalised reads.
+
+One connection goes through the sequence of LLRP 1.1 §20.1 / rfid.md 1a:
+
+1. connect, then wait for the ConnectionAttemptEvent (send nothing before it);
+2. GET_READER_CAPABILITIES (power table, hop-table frequencies, antenna count);
+3. SET_READER_CONFIG with a periodic KeepaliveSpec and the event notifications, then
+   ENABLE_EVENTS_AND_REPORTS (releases readers that hold reports after a reconnect);
+4. DELETE_ACCESSSPEC(0), DELETE_ROSPEC(0) (a clean slate), ADD_ROSPEC (streaming: report every
+   N >= 1 tags or every N ms), ENABLE_ROSPEC (and START_ROSPEC for a Null start trigger);
+5. consume RO_ACCESS_REPORTs and READER_EVENT_NOTIFICATIONs, ACK every KEEPALIVE.
+
+A watchdog declares the connection dead when nothing arrives for ``misses`` keepalive
+intervals; any fault leads to a reconnect with jittered exponential backoff
+(:mod:`drivers.backoff`).  :meth:`LLRPSource.close` disables and deletes the ROSpec, sends
+CLOSE_CONNECTION and waits for its response.  Reader quirks are tolerated: an ERROR_MESSAGE
+for a message that has no response, empty reports, reports that arrive before the ROSpec
+is installed (the backlog burst after a reconnect), and reader clocks that were never set
+(``source_time`` is the reader's claim; ``host_time`` is when the report arrived).
+
+>>> src = open_source("dock-1", "llrp://127.0.0.1:5084?antennas=1&report=1")
+>>> src.config.antennas, src.config.dead_after_s
+((1,), 15.5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
+
+from drivers.backoff import Backoff
+from drivers.llrp.config import ClientConfig
+from drivers.llrp.constants import MessageType, StatusCode
+from drivers.llrp.errors import LLRPError
+from drivers.llrp.framing import LLRPFramer
+from drivers.llrp.messages import Message
+from drivers.llrp.params import Param
+from drivers.llrp.reports import TagReport, tag_reports
+from drivers.llrp.specs import event_notification_spec, keepalive_spec, streaming_rospec
+from gateway.identity import Identifier
+from gateway.reads import Read, SourceEvent, SourceStatus
+
+M = MessageType
+CLOCK_UNSET_BEFORE_S = 1_262_304_000.0  # 2010-01-01: earlier reader timestamps mean the clock was never set
+_DONE = object()
+
+
+class LLRPSessionError(Exception):
+    """The reader refused or broke the session (the message says why); the client reconnects."""
+
+
+@lru_cache(maxsize=65536)
+def decode_epc(epc_hex: str) -> tuple[Identifier | None, str | None, str | None]:
+    """``(identifier, scheme, error)`` for an EPC; the EPC codec is imported lazily so that a
+    broken or missing GS1 package degrades to raw reads with ``error`` set."""
+    try:
+        from gateway.gs1.epc import decode
+    except Exception as exc:  # pragma: no cover - depends on the deployment
+        return None, None, f"EPC decoder unavailable: {exc}"
+    try:
+        epc = decode(epc_hex)
+        return epc.to_identifier(), epc.scheme, None
+    except Exception as exc:  # EPCError, or a key type the identity model does not know
+        return None, None, f"{type(exc).__name__}: {exc}"
+
+
+def to_read(source: str, r: TagReport, host_time: float, frequencies: tuple[int, ...] = ()) -> Read:
+    """A :class:`TagReport` as the normalised :class:`Read`."""
+    raw = r.epc.hex()
+    ident, scheme, error = decode_epc(raw)
+    micros = r.last_seen_utc if r.last_seen_utc is not None else r.first_seen_utc
+    source_time = micros / 1e6 if micros is not None else None
+    extra: dict[str, object] = {}
+    if source_time is not None and source_time < CLOCK_UNSET_BEFORE_S:
+        extra["reader_clock"] = "unset"
+    uptime = r.last_seen_uptime if r.last_seen_uptime is not None else r.first_seen_uptime
+    if uptime is not None:
+        extra["reader_uptime_us"] = uptime
+    if r.channel_index is not None:
+        extra["channel_index"] = r.channel_index
+    freq = None
+    if r.channel_index is not None and 1 <= r.channel_index <= len(frequencies):
+        freq = frequencies[r.channel_index - 1]
+    return Read(source=source, channel=str(r.antenna if r.antenna is not None else 0), carrier="rfid", raw=raw,
+                host_time=host_time, source_time=source_time,
+                rssi_dbm=float(r.peak_rssi) if r.peak_rssi is not None else None,
+                count=r.seen_count or 1, identifier=ident, error=error, scheme=scheme, pc=r.pc,
+                frequency_khz=freq, extra=extra)
+
+
+class _Connection:
+    """One TCP session: request/response matching by message id, a reader task, the watchdog clock."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 on_message: Callable[[Message, float], None]) -> None:
+        self.reader, self.writer = reader, writer
+        self.on_message = on_message
+        self.framer = LLRPFramer(raw_types=frozenset({int(M.RO_ACCESS_REPORT)}))  # reports: fast path
+        self.pending: dict[int, asyncio.Future[Message]] = {}
+        self.next_id = 100
+        self.last_rx = asyncio.get_running_loop().time()
+        self.closed = asyncio.Event()
+        self.error: str | None = None
+        self.version = 1
+
+    async def pump(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    self.error = self.error or "reader closed the connection"
+                    return
+                now = asyncio.get_running_loop().time()
+                self.last_rx = now
+                host_time = time.time()
+                for msg in self.framer.feed(data):
+                    fut = self.pending.pop(msg.id, None) if msg.type != M.RO_ACCESS_REPORT else None
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+                    else:
+                        self.on_message(msg, host_time)
+        except (ConnectionError, OSError, LLRPError) as exc:
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+        finally:
+            self.closed.set()
+            for fut in self.pending.values():
+                if not fut.done():
+                    fut.set_exception(LLRPSessionError(self.error or "connection closed"))
+
+    def send(self, msg: Message) -> None:
+        self.writer.write(msg.encode())
+
+    async def request(self, name: str, *params: Param, timeout: float, check: bool = True,
+                      **fields: int | bool) -> Message:
+        """Send a request and wait for the reply with the same message id."""
+        self.next_id += 1
+        msg = Message.make(name, self.next_id, *params, version=self.version, **fields)
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.pending[msg.id] = fut
+        self.send(msg)
+        await self.writer.drain()
+        try:
+            reply = await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            self.pending.pop(msg.id, None)
+            raise LLRPSessionError(f"no response to {name} within {timeout:g} s") from None
+        if check and not reply.ok:
+            st = reply.status
+            code = int(st.fields.get("Status", -1)) if st else -1  # type: ignore[arg-type]
+            text = str(st.fields.get("ErrorDescription", "")) if st else ""
+            try:
+                code_name = StatusCode(code).name
+            except ValueError:
+                code_name = str(code)
+            raise LLRPSessionError(f"{name} failed: {reply.name} {code_name} {text}".rstrip())
+        return reply
+
+
+class LLRPSource:
+    """A running LLRP reader (see the module docstring).  ``events()`` may be iterated once."""
+
+    def __init__(self, source_id: str, config: ClientConfig) -> None:
+        self.source_id = source_id
+        self.config = config
+        self.backoff = Backoff(base=config.backoff_base_s, cap=max(config.backoff_cap_s, config.backoff_base_s))
+        self._queue: asyncio.Queue[SourceEvent | object] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._conn: _Connection | None = None
+        self._closing = False
+        self._frequencies: tuple[int, ...] = ()
+        self._attempt_event: asyncio.Future[int] | None = None
+        self.reads_out = 0
+        self.connections = 0
+        self.errors_ignored: list[str] = []  # ERROR_MESSAGEs and bad messages the client shrugged off
+        self.reader_events: list[str] = []
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                return
+            yield item  # type: ignore[misc]
+
+    async def close(self) -> None:
+        """Clean shutdown: DISABLE/DELETE the ROSpec, CLOSE_CONNECTION, wait for its response."""
+        if self._closing:
+            return
+        self._closing = True
+        conn = self._conn
+        if conn is not None and not conn.closed.is_set():
+            t = min(self.config.timeout_s, 2.0)
+            with contextlib.suppress(LLRPSessionError, ConnectionError, OSError):
+                await conn.request("DISABLE_ROSPEC", timeout=t, check=False, ROSpecID=self.config.rospec_id)
+                await conn.request("DELETE_ROSPEC", timeout=t, check=False, ROSpecID=self.config.rospec_id)
+                await conn.request("CLOSE_CONNECTION", timeout=t, check=False)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._drop()
+        self._status("stopped", "closed")
+        self._queue.put_nowait(_DONE)
+
+    # -- the reconnect loop ------------------------------------------------------------------
+
+    def _status(self, state: str, detail: str = "", attempt: int = 0) -> None:
+        self._queue.put_nowait(SourceStatus(self.source_id, state, detail, attempt=attempt))  # type: ignore[arg-type]
+
+    async def _run(self) -> None:
+        self._status("starting", f"{self.config.host}:{self.config.port}")
+        while not self._closing:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._session()
+                reason = (self._conn.error if self._conn else None) or "connection ended"
+            except (LLRPSessionError, ConnectionError, OSError, TimeoutError, LLRPError) as exc:
+                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, LLRPSessionError) else str(exc)
+            await self._drop()
+            if self._closing:
+                return
+            if asyncio.get_running_loop().time() - started > 10 * self.config.backoff_base_s + 5:
+                self.backoff.reset()  # the connection was healthy for a while: start the backoff again
+            delay = self.backoff.next_delay()
+            self._status("reconnecting", f"{reason}; retry in {delay:.2f} s", attempt=self.backoff.attempt)
+            await asyncio.sleep(delay)
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        conn.writer.transport.abort()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.writer.wait_closed(), 1.0)
+
+    async def _session(self) -> None:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(cfg.host, cfg.port), cfg.timeout_s)
+        conn = self._conn = _Connection(reader, writer, self._on_message)
+        self._attempt_event = loop.create_future()
+        pump = asyncio.create_task(conn.pump())
+        try:
+            # 1. nothing may be sent before the ConnectionAttemptEvent (§20.1).
+            waiters: set[asyncio.Future[object]] = {self._attempt_event, pump}  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(waiters, timeout=cfg.timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if self._attempt_event not in done:
+                raise LLRPSessionError(conn.error or "no ConnectionAttemptEvent from the reader")
+            status = self._attempt_event.result()
+            if status != 0:
+                raise LLRPSessionError(f"reader refused the connection (ConnectionAttemptEvent status {status}: "
+                                       "another client is connected)")
+            await self._configure(conn)
+            self.connections += 1
+            self.backoff.reset()
+            self._status("connected", f"{cfg.host}:{cfg.port}")
+            await self._watch(conn, pump)
+        finally:
+            if not pump.done():
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+
+    async def _configure(self, conn: _Connection) -> None:
+        cfg, t = self.config, self.config.timeout_s
+        caps = await conn.request("GET_READER_CAPABILITIES", timeout=t, RequestedData=0)
+        power_index = self._learn_capabilities(caps)
+        await conn.request("SET_READER_CONFIG", event_notification_spec(), keepalive_spec(cfg.keepalive_ms),
+                           Param.make("EventsAndReports", HoldEventsAndReportsUponReconnect=False), timeout=t)
+        conn.send(Message.make("ENABLE_EVENTS_AND_REPORTS", conn.next_id + 1000, version=conn.version))
+        # Clean slate; a reader with nothing to delete may answer with an error status: not fatal.
+        await conn.request("DELETE_ACCESSSPEC", timeout=t, check=False, AccessSpecID=0)
+        await conn.request("DELETE_ROSPEC", timeout=t, check=False, ROSpecID=0)
+        spec = streaming_rospec(cfg.rospec_id, cfg.antennas, cfg.report_n, cfg.report_ms, cfg.start_immediately,
+                                power_index, cfg.session, cfg.population, cfg.mode_id)
+        await conn.request("ADD_ROSPEC", spec, timeout=t)
+        await conn.request("ENABLE_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
+        if not cfg.start_immediately:
+            await conn.request("START_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
+
+    def _learn_capabilities(self, caps: Message) -> int | None:
+        """Hop-table frequencies (for ``frequency_khz``) and the power index nearest ``power_dbm``."""
+        freqs: tuple[int, ...] = ()
+        powers: list[tuple[int, int]] = []
+        for p in caps.params:
+            for sub in p.walk():
+                if (sub.name == "FrequencyHopTable" and not freqs) or (sub.name == "FixedFrequencyTable" and not freqs):
+                    freqs = tuple(sub.fields.get("Frequencies", ()))  # type: ignore[arg-type]
+                elif sub.name == "TransmitPowerLevelTableEntry":
+                    powers.append((int(sub.fields["Index"]), int(sub.fields["TransmitPowerValue"])))  # type: ignore[arg-type]
+        self._frequencies = freqs
+        if self.config.power_dbm is None or not powers:
+            return None
+        want = self.config.power_dbm * 100
+        return min(powers, key=lambda ip: (abs(ip[1] - want), ip[0]))[0]
+
+    async def _watch(self, conn: _Connection, pump: asyncio.Task[None]) -> None:
+        """Until the connection ends: the keepalive watchdog."""
+        deadline = self.config.dead_after_s
+        loop = asyncio.get_running_loop()
+        while not pump.done():
+            if deadline is None:
+                await asyncio.wait({pump})
+                return
+            silent = loop.time() - conn.last_rx
+            if silent > deadline:
+                conn.error = f"reader silent for {silent:.1f} s (keepalive deadline {deadline:g} s)"
+                return
+            await asyncio.wait({pump}, timeout=max(0.05, min(deadline - silent, deadline / 4)))
+
+    # -- incoming messages -------------------------------------------------------------------
+
+    def _on_message(self, msg: Message, host_time: float) -> None:
+        t = msg.type
+        conn = self._conn
+        if t == M.RO_ACCESS_REPORT:
+            try:
+                reports = tag_reports(msg)  # an empty report is a no-op
+            except LLRPError as exc:
+                self.errors_ignored.append(f"bad report: {exc}")
+                return
+            put = self._queue.put_nowait
+            source, freqs = self.source_id, self._frequencies
+            for r in reports:
+                put(to_read(source, r, host_time, freqs))
+                self.reads_out += 1
+        elif t == M.KEEPALIVE:
+            if conn is not None:
+                conn.send(Message(int(M.KEEPALIVE_ACK), msg.id, {}, (), msg.version))
+        elif t == M.READER_EVENT_NOTIFICATION:
+            self._on_event(msg)
+        elif t == M.ERROR_MESSAGE:
+            # e.g. an answer to ENABLE_EVENTS_AND_REPORTS, which has no response in the standard
+            st = msg.status
+            self.errors_ignored.append(f"ERROR_MESSAGE id {msg.id}: {st.fields if st else ''}")
+        elif msg.error is not None:
+            self.errors_ignored.append(f"{msg.name}: {msg.error}")
+
+    def _on_event(self, msg: Message) -> None:
+        data = msg.first("ReaderEventNotificationData")
+        if data is None:
+            return
+        for p in data.params:
+            name = p.name
+            if name in ("UTCTimestamp", "Uptime"):
+                continue
+            self.reader_events.append(name)
+            if name == "ConnectionAttemptEvent":
+                fut = self._attempt_event
+                if fut is not None and not fut.done():
+                    fut.set_result(int(p.fields.get("Status", 3)))  # type: ignore[arg-type]
+            elif name == "ConnectionCloseEvent":
+                if self._conn is not None:
+                    self._conn.error = "reader announced ConnectionCloseEvent"
+            elif name in ("AntennaEvent", "ReaderExceptionEvent", "ReportBufferOverflowErrorEvent",
+                          "ReportBufferLevelWarningEvent"):
+                detail = ", ".join(f"{k}={v!r}" for k, v in p.fields.items())
+                self._status("connected", f"{name} {detail}".strip())
+
+
+def open_source(source_id: str, url: str) -> LLRPSource:
+    """``drivers.registry`` entry point for ``llrp://`` URLs."""
+    return LLRPSource(source_id, ClientConfig.parse(url))

@@ -1,0 +1,132 @@
+"""``llrp://`` source URLs -> :class:`ClientConfig`.
+
+``llrp://host[:5084]?antennas=1,2&power=30&session=1&report=1&keepalive=5000``
+
+==============  ===========================================================================
+parameter       meaning (default)
+==============  ===========================================================================
+antennas        antenna ids, ``0`` or absent = all
+power           transmit power in dBm; the nearest entry of the reader's power table is used
+session         Gen2 session 0-3 (reader default)
+population      expected tag population (32)
+report          ``N`` = report every N tags (1), ``200ms`` = every 200 ms (LLRP 1.1 trigger)
+start           ``immediate`` (ENABLE starts the ROSpec) or ``null`` (START_ROSPEC is sent)
+keepalive       reader keepalive interval in ms (5000); ``0`` switches keepalives and the watchdog off
+misses          keepalives missed before the connection is declared dead (3)
+timeout         seconds to wait for a connection or a response (5)
+rospec          ROSpec id (1234)
+mode            C1G2 RF mode identifier (reader default)
+backoff         reconnect backoff ``base,cap`` in seconds (``0.5,30``)
+==============  ===========================================================================
+
+>>> c = ClientConfig.parse("llrp://10.0.0.5?antennas=1,2&power=27.5&report=250ms&keepalive=1000")
+>>> c.host, c.port, c.antennas, c.power_dbm, c.report_n, c.report_ms, c.dead_after_s
+('10.0.0.5', 5084, (1, 2), 27.5, None, 250, 3.5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from drivers.llrp.constants import DEFAULT_PORT
+
+
+class ConfigError(ValueError):
+    """The ``llrp://`` URL is not valid (the message names the parameter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    host: str
+    port: int = DEFAULT_PORT
+    antennas: tuple[int, ...] = (0,)
+    power_dbm: float | None = None
+    session: int | None = None
+    population: int = 32
+    report_n: int | None = 1
+    report_ms: int | None = None
+    start_immediately: bool = True
+    keepalive_ms: int = 5000
+    misses: int = 3
+    timeout_s: float = 5.0
+    rospec_id: int = 1234
+    mode_id: int | None = None
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+
+    @property
+    def dead_after_s(self) -> float | None:
+        """The keepalive watchdog's deadline: silence longer than this means the connection is dead."""
+        if self.keepalive_ms <= 0:
+            return None
+        return self.misses * self.keepalive_ms / 1000.0 + 0.5
+
+    @classmethod
+    def parse(cls, url: str) -> ClientConfig:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "llrp" or not parts.hostname:
+            raise ConfigError(f"{url!r}: expected llrp://host[:port]?...")
+        q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        known = {"antennas", "power", "session", "population", "report", "start", "keepalive", "misses",
+                 "timeout", "rospec", "mode", "backoff"}
+        unknown = set(q) - known
+        if unknown:
+            raise ConfigError(f"{url!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
+
+        def num(name: str, kind: type[int] | type[float], lo: float, hi: float) -> int | float | None:
+            if name not in q:
+                return None
+            try:
+                v = kind(q[name])
+            except ValueError:
+                raise ConfigError(f"{url!r}: {name}={q[name]!r} is not a number") from None
+            if not lo <= v <= hi:
+                raise ConfigError(f"{url!r}: {name}={v} outside [{lo}, {hi}]")
+            return v
+
+        try:
+            port = parts.port or DEFAULT_PORT
+            antennas = tuple(int(a) for a in q.get("antennas", "0").split(",") if a.strip()) or (0,)
+        except ValueError:
+            raise ConfigError(f"{url!r}: bad port or antennas") from None
+        report = q.get("report", "1").strip().lower()
+        report_n: int | None = None
+        report_ms: int | None = None
+        try:
+            if report.endswith("ms"):
+                report_ms = int(report[:-2])
+            elif report.endswith("s"):
+                report_ms = int(float(report[:-1]) * 1000)
+            else:
+                report_n = int(report)
+        except ValueError:
+            raise ConfigError(f"{url!r}: report={report!r}: use N (tags) or e.g. 200ms") from None
+        if (report_n is not None and not 1 <= report_n <= 0xFFFF) or (report_ms is not None and not
+                                                                       1 <= report_ms <= 0xFFFF):
+            raise ConfigError(f"{url!r}: report must be 1..65535 tags or ms (0 would mean 'never report')")
+        start = q.get("start", "immediate").lower()
+        if start not in ("immediate", "null"):
+            raise ConfigError(f"{url!r}: start must be immediate or null")
+        base, cap = 0.5, 30.0
+        if "backoff" in q:
+            try:
+                base, cap = (float(x) for x in q["backoff"].split(","))
+            except ValueError:
+                raise ConfigError(f"{url!r}: backoff=base,cap in seconds") from None
+        power = num("power", float, -10.0, 40.0)
+        session = num("session", int, 0, 3)
+        mode = num("mode", int, 0, 2**32 - 1)
+        return cls(
+            host=parts.hostname, port=port, antennas=antennas,
+            power_dbm=None if power is None else float(power),
+            session=None if session is None else int(session),
+            population=int(num("population", int, 1, 0xFFFF) or 32),
+            report_n=report_n, report_ms=report_ms, start_immediately=start == "immediate",
+            keepalive_ms=int(num("keepalive", int, 0, 2**32 - 1) if "keepalive" in q else 5000),  # type: ignore[arg-type]
+            misses=int(num("misses", int, 1, 100) or 3),
+            timeout_s=float(num("timeout", float, 0.05, 600.0) or 5.0),
+            rospec_id=int(num("rospec", int, 1, 2**32 - 1) or 1234),
+            mode_id=None if mode is None else int(mode),
+            backoff_base_s=base, backoff_cap_s=cap,
+        )

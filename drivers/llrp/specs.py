@@ -1,0 +1,97 @@
+"""Builders for what a client sends: the streaming ROSpec and the reader configuration.
+
+The streaming ROSpec (§11, rfid.md 1a step 6): start trigger Immediate (or Null, started by
+START_ROSPEC), stop trigger Null, one AISpec over the antennas (``[0]`` = all) with a Null
+stop trigger, one C1G2 InventoryParameterSpec, and an ROReportSpec that reports every N
+tags (N >= 1: N = 0 means "never" on a compliant reader) or every N milliseconds (LLRP 1.1).
+
+>>> spec = streaming_rospec(1, antennas=(1, 2), report_every_n_tags=1)
+>>> spec.name, spec.fields["ROSpecID"], spec.first("AISpec").fields["AntennaIDs"]
+('ROSpec', 1, (1, 2))
+>>> spec.first("ROReportSpec").fields
+{'Trigger': 1, 'N': 1}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from drivers.llrp.constants import AIR_PROTOCOL_EPC_C1G2, ReaderEventType, ROReportTrigger, ROSpecStartTriggerType
+from drivers.llrp.params import Param
+
+ALL_CONTENT = {
+    "EnableROSpecID": False, "EnableSpecIndex": False, "EnableInventoryParamSpecID": False,
+    "EnableAntennaID": True, "EnableChannelIndex": True, "EnablePeakRSSI": True,
+    "EnableFirstSeenTimestamp": True, "EnableLastSeenTimestamp": True, "EnableTagSeenCount": True,
+    "EnableAccessSpecID": False,
+}
+
+
+def content_selector(pc: bool = True, crc: bool = False, **flags: bool) -> Param:
+    """TagReportContentSelector with antenna, channel, RSSI, first/last seen and seen count on;
+    ``pc``/``crc`` switch the C1G2EPCMemorySelector bits."""
+    fields: dict[str, bool] = {**ALL_CONTENT, **flags}
+    mem = Param.make("C1G2EPCMemorySelector", CRCEnabled=crc, PCBitsEnabled=pc, XPCBitsEnabled=False)
+    return Param.make("TagReportContentSelector", mem, **fields)
+
+
+def report_spec(report_every_n_tags: int | None = 1, report_every_ms: int | None = None,
+                selector: Param | None = None) -> Param:
+    if report_every_ms is not None:
+        trigger, n = ROReportTrigger.N_MS_OR_END_OF_AISPEC, report_every_ms
+    else:
+        trigger, n = ROReportTrigger.N_TAGS_OR_END_OF_AISPEC, max(1, report_every_n_tags or 1)
+    return Param.make("ROReportSpec", selector or content_selector(), Trigger=int(trigger), N=n)
+
+
+def antenna_configuration(antenna: int, power_index: int | None = None, session: int | None = None,
+                          tag_population: int = 32, mode_id: int | None = None) -> Param:
+    """Per-antenna RF settings (power by table index, Gen2 session, RF mode)."""
+    subs: list[Param] = []
+    if power_index is not None:
+        subs.append(Param.make("RFTransmitter", HopTableID=1, ChannelIndex=1, TransmitPowerIndex=power_index))
+    inv: list[Param] = []
+    if mode_id is not None:
+        inv.append(Param.make("C1G2RFControl", RFModeID=mode_id, Tari=0))
+    if session is not None:
+        inv.append(Param.make("C1G2SingulationControl", Session=session, TagPopulation=tag_population,
+                              TagTransitTime=0))
+    if inv:
+        subs.append(Param.make("C1G2InventoryCommand", *inv, TagInventoryStateAware=False))
+    return Param.make("AntennaConfiguration", *subs, AntennaID=antenna)
+
+
+def streaming_rospec(rospec_id: int = 1, antennas: Sequence[int] = (0,), report_every_n_tags: int | None = 1,
+                     report_every_ms: int | None = None, start_immediately: bool = True,
+                     power_index: int | None = None, session: int | None = None,
+                     tag_population: int = 32, mode_id: int | None = None, priority: int = 0) -> Param:
+    start = ROSpecStartTriggerType.IMMEDIATE if start_immediately else ROSpecStartTriggerType.NULL
+    boundary = Param.make(
+        "ROBoundarySpec",
+        Param.make("ROSpecStartTrigger", Trigger=int(start)),
+        Param.make("ROSpecStopTrigger", Trigger=0, DurationTriggerValue=0),
+    )
+    ants = tuple(antennas) or (0,)
+    configs: list[Param] = []
+    if power_index is not None or session is not None or mode_id is not None:
+        for a in ants:
+            configs.append(antenna_configuration(a, power_index, session, tag_population, mode_id))
+    inventory = Param.make("InventoryParameterSpec", *configs, InventoryParameterSpecID=1,
+                           ProtocolID=AIR_PROTOCOL_EPC_C1G2)
+    aispec = Param.make("AISpec", Param.make("AISpecStopTrigger", Trigger=0, DurationTriggerValue=0), inventory,
+                        AntennaIDs=ants)
+    return Param.make("ROSpec", boundary, aispec, report_spec(report_every_n_tags, report_every_ms),
+                      ROSpecID=rospec_id, Priority=priority, CurrentState=0)
+
+
+def keepalive_spec(interval_ms: int) -> Param:
+    """Periodic keepalives (trigger 1) every ``interval_ms``; 0 switches them off."""
+    return Param.make("KeepaliveSpec", Trigger=1 if interval_ms > 0 else 0, Interval=max(0, interval_ms))
+
+
+def event_notification_spec(enabled: Sequence[int] = (
+        ReaderEventType.GPI_EVENT, ReaderEventType.ROSPEC_EVENT, ReaderEventType.REPORT_BUFFER_FILL_WARNING,
+        ReaderEventType.READER_EXCEPTION_EVENT, ReaderEventType.ANTENNA_EVENT)) -> Param:
+    states = [Param.make("EventNotificationState", ReaderEventType=int(t), NotificationEnabled=t in enabled)
+              for t in ReaderEventType]
+    return Param.make("ReaderEventNotificationSpec", *states)

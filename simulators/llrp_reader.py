@@ -1,0 +1,459 @@
+"""The LLRP reader's behaviour, without I/O: requests in, responses and reports out.
+
+:class:`ReaderModel` is what :mod:`simulators.llrp_sim` wraps in a TCP server.  It keeps the
+state a real reader keeps across connections (ROSpecs, AccessSpecs, reader config, the report
+buffer) and follows the standard where clients trip over readers:
+
+* every request gets a response of the right type with the echoed message id, or an
+  ERROR_MESSAGE (M_UnsupportedMessage) for a type it does not know;
+* ENABLE_EVENTS_AND_REPORTS and GET_REPORT have no response (GET_REPORT flushes reports);
+* ROSpecs move Disabled -> (ENABLE) Inactive -> (START, or at once with an Immediate start
+  trigger) Active; id 0 in DELETE/ENABLE/DISABLE means all;
+* ROReportSpec N-tags / N-ms / N-seconds triggers and the TagReportContentSelector decide
+  when reports go out and which fields they carry;
+* reads come from the shared :class:`~simulators.tag_world.TagWorld` on a virtual clock.
+
+>>> from simulators.tag_world import TagWorld
+>>> from drivers.llrp.messages import Message
+>>> from drivers.llrp.specs import streaming_rospec
+>>> model = ReaderModel(TagWorld.steady("r", tags=2, rate=100.0), "r")
+>>> [m.name for m in model.handle(Message.make("ADD_ROSPEC", 5, streaming_rospec(1)), now=0.0)]
+['ADD_ROSPEC_RESPONSE']
+>>> [m.name for m in model.handle(Message.make("ENABLE_ROSPEC", 6, ROSpecID=1), now=0.0)]
+['ENABLE_ROSPEC_RESPONSE']
+>>> model.rospec_state(1).name
+'ACTIVE'
+>>> reports = model.tick(now=0.1)
+>>> len(reports) > 0 and all(m.name == "RO_ACCESS_REPORT" for m in reports)
+True
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from drivers.llrp.constants import (
+    RESPONSE_OF,
+    VENDOR_IMPINJ,
+    MessageType,
+    ROReportTrigger,
+    ROSpecStartTriggerType,
+    ROSpecState,
+    StatusCode,
+)
+from drivers.llrp.messages import Message
+from drivers.llrp.params import Param
+from drivers.llrp.reports import TagReport, encode_tag_report
+from drivers.llrp.specs import content_selector
+from simulators.tag_world import SimRead, TagWorld
+
+M = MessageType
+ETSI_CHANNELS_KHZ = (865_700, 866_300, 866_900, 867_500)  # the frequencies TagWorld draws from
+Y2K_EPOCH_S = 946_684_800.0  # 2000-01-01: what a reader whose clock was never set reports
+MODEL = 2001002
+FIRMWARE = "7.1.0-sim"
+REPORT_BUFFER_LIMIT = 66_000  # the FX7500's documented LLRP message queue
+
+
+def _status(code: int = 0, text: str = "") -> Param:
+    return Param.make("LLRPStatus", Status=code, ErrorDescription=text)
+
+
+def capabilities(antennas: int) -> tuple[Param, ...]:
+    """GET_READER_CAPABILITIES_RESPONSE parameters, shaped like a real Impinj reader's."""
+    sens = [Param.make("ReceiveSensitivityTableEntry", Index=1, ReceiveSensitivity=0)]
+    per_antenna = [Param.make("PerAntennaAirProtocol", AntennaID=a, AirProtocolIDs=b"\x01")
+                   for a in range(1, antennas + 1)]
+    gdc = Param.make("GeneralDeviceCapabilities", *sens, Param.make("GPIOCapabilities", NumGPIs=4, NumGPOs=4),
+                     *per_antenna, MaxSupportedAntennas=antennas, CanSetAntennaProperties=False, HasUTCClock=True,
+                     DeviceManufacturer=VENDOR_IMPINJ, Model=MODEL, FirmwareVersion=FIRMWARE)
+    llrp = Param.make("LLRPCapabilities", CanDoRFSurvey=False, CanReportBufferFillWarning=True,
+                      SupportsClientRequestOpSpec=False, CanDoTagInventoryStateAwareSingulation=False,
+                      SupportsEventsAndReportHolding=True, MaxPriorityLevelSupported=1,
+                      ClientRequestedOpSpecTimeout=0, MaxROSpecs=8, MaxSpecsPerROSpec=32,
+                      MaxInventoryParameterSpecsPerAISpec=1, MaxAccessSpecs=16, MaxOpSpecsPerAccessSpec=8)
+    powers = [Param.make("TransmitPowerLevelTableEntry", Index=i + 1, TransmitPowerValue=1000 + 25 * i)
+              for i in range(81)]  # 10.00 .. 30.00 dBm in centi-dBm
+    freq = Param.make("FrequencyInformation", Param.make("FrequencyHopTable", HopTableID=1,
+                                                         Frequencies=ETSI_CHANNELS_KHZ), Hopping=True)
+    modes = Param.make("UHFC1G2RFModeTable", Param.make(
+        "UHFC1G2RFModeTableEntry", ModeID=1000, DivideRatio=True, Modulation=0, ForwardLinkModulation=2,
+        SpectralMask=2, BackscatterDataRate=640000, PIERatio=1500, MinTariTime=6250, MaxTariTime=6250))
+    reg = Param.make("RegulatoryCapabilities", Param.make("UHFBandCapabilities", *powers, freq, modes),
+                     CountryCode=826, CommunicationsStandard=2)  # ETSI EN 302 208
+    c1g2 = Param.make("C1G2LLRPCapabilities", SupportsBlockWrite=True, MaxSelectFiltersPerQuery=2)
+    return (_status(), gdc, llrp, reg, c1g2)
+
+
+@dataclass
+class ROSpecEntry:
+    spec: Param
+    state: ROSpecState = ROSpecState.DISABLED
+    started_at: float = 0.0
+    round_start: float = 0.0  # the current AISpec run (it restarts while the ROSpec stays active)
+    round_count: int = 0
+    round_unique: set[str] = field(default_factory=set)
+
+    def ai_stop(self) -> tuple[int, int, int, int]:
+        """(AISpecStopTrigger type, duration ms, TagObservationTrigger type, N tags)"""
+        ai = self.spec.first("AISpec")
+        trig = ai.first("AISpecStopTrigger") if ai else None
+        if trig is None:
+            return 0, 0, 0, 0
+        obs = trig.first("TagObservationTrigger")
+        return (int(trig.fields.get("Trigger", 0)), int(trig.fields.get("DurationTriggerValue", 0)),  # type: ignore[arg-type]
+                int(obs.fields.get("Trigger", 0)) if obs else 0,  # type: ignore[arg-type]
+                int(obs.fields.get("NumberOfTags", 0)) if obs else 0)  # type: ignore[arg-type]
+
+    def ro_duration_s(self) -> float | None:
+        boundary = self.spec.first("ROBoundarySpec")
+        stop = boundary.first("ROSpecStopTrigger") if boundary else None
+        if stop is None or stop.fields.get("Trigger") != 1:
+            return None
+        return int(stop.fields.get("DurationTriggerValue", 0)) / 1000.0  # type: ignore[arg-type]
+
+
+@dataclass
+class ReaderModel:
+    """One simulated reader.  ``now`` arguments are virtual scenario seconds."""
+
+    world: TagWorld
+    reader: str
+    antennas: int = 4
+    clock_base: float = field(default_factory=time.time)  # UTC epoch seconds at virtual time 0
+    keepalive_ms: int = 0
+    hold_events_on_reconnect: bool = False
+    rospecs: dict[int, ROSpecEntry] = field(default_factory=dict)
+    access_specs: dict[int, Param] = field(default_factory=dict)
+    default_report_spec: Param = field(default_factory=lambda: Param.make(
+        "ROReportSpec", content_selector(), Trigger=int(ROReportTrigger.N_TAGS_OR_END_OF_AISPEC), N=1))
+    event_states: dict[int, bool] = field(default_factory=dict)
+    pending: list[bytes] = field(default_factory=list)  # encoded TagReportData not yet reported
+    outbox: list[Message] = field(default_factory=list)  # reports held while no client is connected
+    last_tick: float = 0.0
+    last_report: float = 0.0
+    next_id: int = 1
+    version: int = 1
+    reads_generated: int = 0
+
+    # -- requests ------------------------------------------------------------------------
+
+    def handle(self, msg: Message, now: float) -> list[Message]:
+        """The messages to send back for one request (empty for ENABLE_EVENTS_AND_REPORTS)."""
+        t = msg.type
+        if msg.error is not None:
+            return [self._reply(msg, StatusCode.M_ParameterError, msg.error)]
+        handler = _HANDLERS.get(t)  # type: ignore[call-overload]
+        if handler is None:
+            return [Message(int(M.ERROR_MESSAGE), msg.id, {}, (_status(StatusCode.M_UnsupportedMessage,
+                                                                        f"message type {t} not supported"),),
+                            msg.version)]
+        result: list[Message] = handler(self, msg, now)
+        return result
+
+    def _reply(self, req: Message, code: int = 0, text: str = "", *params: Param) -> Message:
+        try:
+            rtype = RESPONSE_OF.get(MessageType(req.type), M.ERROR_MESSAGE)
+        except ValueError:
+            rtype = M.ERROR_MESSAGE
+        return Message(int(rtype), req.id, {}, (_status(code, text), *params), req.version)
+
+    def _caps(self, msg: Message, now: float) -> list[Message]:
+        return [Message(int(M.GET_READER_CAPABILITIES_RESPONSE), msg.id, {}, capabilities(self.antennas),
+                        msg.version)]
+
+    def _get_config(self, msg: Message, now: float) -> list[Message]:
+        ident = Param.make("Identification", IDType=0, ReaderID=self.reader.encode()[:32])
+        props = [Param.make("AntennaProperties", AntennaConnected=True, AntennaID=a, AntennaGain=0)
+                 for a in range(1, self.antennas + 1)]
+        keep = Param.make("KeepaliveSpec", Trigger=1 if self.keepalive_ms else 0, Interval=self.keepalive_ms)
+        events = Param.make("EventsAndReports", HoldEventsAndReportsUponReconnect=self.hold_events_on_reconnect)
+        return [self._reply(msg, 0, "", ident, *props, self.default_report_spec, keep, events)]
+
+    def _set_config(self, msg: Message, now: float) -> list[Message]:
+        if msg.fields.get("ResetToFactoryDefault"):
+            self.keepalive_ms = 0
+            self.rospecs.clear()
+            self.access_specs.clear()
+        for p in msg.params:
+            if p.name == "KeepaliveSpec":
+                interval = int(p.fields.get("Interval", 0))  # type: ignore[arg-type]
+                self.keepalive_ms = interval if p.fields.get("Trigger") == 1 else 0
+            elif p.name == "ROReportSpec":
+                self.default_report_spec = p
+            elif p.name == "EventsAndReports":
+                self.hold_events_on_reconnect = bool(p.fields.get("HoldEventsAndReportsUponReconnect"))
+            elif p.name == "ReaderEventNotificationSpec":
+                for s in p.all("EventNotificationState"):
+                    self.event_states[int(s.fields["ReaderEventType"])] = bool(  # type: ignore[arg-type]
+                        s.fields["NotificationEnabled"])
+        return [self._reply(msg)]
+
+    def _add_rospec(self, msg: Message, now: float) -> list[Message]:
+        spec = msg.first("ROSpec")
+        if spec is None:
+            return [self._reply(msg, StatusCode.M_MissingParameter, "ADD_ROSPEC needs an ROSpec")]
+        rid = int(spec.fields.get("ROSpecID", 0))  # type: ignore[arg-type]
+        if rid == 0:
+            return [self._reply(msg, StatusCode.M_FieldError, "ROSpecID 0 is reserved")]
+        if rid in self.rospecs:
+            return [self._reply(msg, StatusCode.M_FieldError, f"ROSpec {rid} already exists")]
+        if spec.fields.get("CurrentState", 0) != ROSpecState.DISABLED:
+            return [self._reply(msg, StatusCode.M_FieldError, "a new ROSpec must be Disabled")]
+        if spec.first("AISpec") is None:
+            return [self._reply(msg, StatusCode.M_MissingParameter, "ROSpec has no AISpec")]
+        self.rospecs[rid] = ROSpecEntry(spec)
+        return [self._reply(msg)]
+
+    def _targets(self, msg: Message) -> list[int] | None:
+        rid = int(msg.fields.get("ROSpecID", 0))  # type: ignore[arg-type]
+        if rid == 0:
+            return list(self.rospecs)
+        return [rid] if rid in self.rospecs else None
+
+    def _rospec_op(self, msg: Message, now: float) -> list[Message]:
+        targets = self._targets(msg)
+        if targets is None:
+            return [self._reply(msg, StatusCode.A_Invalid, f"no ROSpec {msg.fields.get('ROSpecID')!r}")]
+        t = msg.type
+        for rid in targets:
+            entry = self.rospecs[rid]
+            if t == M.DELETE_ROSPEC:
+                self._finish(entry, now)
+                del self.rospecs[rid]
+            elif t == M.ENABLE_ROSPEC:
+                if entry.state == ROSpecState.DISABLED:
+                    entry.state = ROSpecState.INACTIVE
+                    if _start_trigger(entry.spec) == ROSpecStartTriggerType.IMMEDIATE:
+                        self._activate(entry, now)
+            elif t == M.DISABLE_ROSPEC:
+                self._finish(entry, now)
+                entry.state = ROSpecState.DISABLED
+            elif t == M.START_ROSPEC:
+                if entry.state != ROSpecState.INACTIVE:
+                    return [self._reply(msg, StatusCode.A_Invalid,
+                                        f"ROSpec {rid} is {entry.state.name}, START needs INACTIVE")]
+                self._activate(entry, now)
+            elif t == M.STOP_ROSPEC:
+                if entry.state != ROSpecState.ACTIVE:
+                    return [self._reply(msg, StatusCode.A_Invalid, f"ROSpec {rid} is not ACTIVE")]
+                self._finish(entry, now)
+        return [self._reply(msg)]
+
+    def _get_rospecs(self, msg: Message, now: float) -> list[Message]:
+        specs = [Param(e.spec.type, {**e.spec.fields, "CurrentState": int(e.state)}, e.spec.params)
+                 for e in self.rospecs.values()]
+        return [self._reply(msg, 0, "", *specs)]
+
+    def _access(self, msg: Message, now: float) -> list[Message]:
+        t = msg.type
+        if t == M.ADD_ACCESSSPEC:
+            spec = msg.first("AccessSpec")
+            if spec is None:
+                return [self._reply(msg, StatusCode.M_MissingParameter, "ADD_ACCESSSPEC needs an AccessSpec")]
+            self.access_specs[int(spec.fields.get("AccessSpecID", 0))] = spec  # type: ignore[arg-type]
+        elif t == M.GET_ACCESSSPECS:
+            return [self._reply(msg, 0, "", *self.access_specs.values())]
+        else:
+            aid = int(msg.fields.get("AccessSpecID", 0))  # type: ignore[arg-type]
+            if aid and aid not in self.access_specs:
+                return [self._reply(msg, StatusCode.A_Invalid, f"no AccessSpec {aid}")]
+            if t == M.DELETE_ACCESSSPEC:
+                if aid:
+                    del self.access_specs[aid]
+                else:
+                    self.access_specs.clear()
+        return [self._reply(msg)]
+
+    def _no_reply(self, msg: Message, now: float) -> list[Message]:
+        return []
+
+    def _get_report(self, msg: Message, now: float) -> list[Message]:
+        self.tick(now)
+        return self._flush()
+
+    def _close(self, msg: Message, now: float) -> list[Message]:
+        return [self._reply(msg)]
+
+    def _keepalive_ack(self, msg: Message, now: float) -> list[Message]:
+        return []
+
+    def _version(self, msg: Message, now: float) -> list[Message]:
+        if msg.type == M.GET_SUPPORTED_VERSION:
+            return [Message(int(M.GET_SUPPORTED_VERSION_RESPONSE), msg.id, {"CurrentVersion": self.version,
+                                                                            "SupportedVersion": 2},
+                            (_status(),), msg.version)]
+        wanted = int(msg.fields.get("ProtocolVersion", 0))  # type: ignore[arg-type]
+        if wanted not in (1, 2):
+            return [self._reply(msg, StatusCode.M_UnsupportedVersion, f"version {wanted}")]
+        self.version = wanted
+        return [self._reply(msg)]
+
+    def _custom(self, msg: Message, now: float) -> list[Message]:
+        # IMPINJ_ENABLE_EXTENSIONS (subtype 21) -> IMPINJ_ENABLE_EXTENSIONS_RESPONSE (22); others unsupported.
+        if msg.fields.get("VendorID") == VENDOR_IMPINJ and msg.fields.get("Subtype") == 21:
+            body = _status().encode()
+            return [Message(int(M.CUSTOM_MESSAGE), msg.id, {"VendorID": VENDOR_IMPINJ, "Subtype": 22,
+                                                             "Data": body}, (), msg.version)]
+        return [Message(int(M.ERROR_MESSAGE), msg.id, {}, (_status(StatusCode.M_UnsupportedMessage,
+                                                                    "custom message not supported"),), msg.version)]
+
+    # -- ROSpec execution ----------------------------------------------------------------
+
+    def rospec_state(self, rid: int) -> ROSpecState:
+        return self.rospecs[rid].state
+
+    def _activate(self, entry: ROSpecEntry, now: float) -> None:
+        entry.state = ROSpecState.ACTIVE
+        entry.started_at = entry.round_start = now
+        entry.round_count = 0
+        entry.round_unique = set()
+        self.last_tick = now
+        self.last_report = now
+
+    def _finish(self, entry: ROSpecEntry, now: float) -> None:
+        """Active -> Inactive: the end of the ROSpec flushes what the report trigger still holds."""
+        if entry.state == ROSpecState.ACTIVE:
+            self.outbox.extend(self.tick(now))
+        if entry.state == ROSpecState.ACTIVE:
+            entry.state = ROSpecState.INACTIVE
+            self.outbox.extend(self._flush())
+
+    def _report_spec(self, entry: ROSpecEntry) -> Param:
+        return entry.spec.first("ROReportSpec") or self.default_report_spec
+
+    def tick(self, now: float) -> list[Message]:
+        """Run active ROSpecs up to ``now``; returns the RO_ACCESS_REPORTs their triggers release."""
+        active = [e for e in self.rospecs.values() if e.state == ROSpecState.ACTIVE]
+        t0, self.last_tick = self.last_tick, max(now, self.last_tick)
+        out: list[Message] = list(self.outbox)
+        self.outbox.clear()
+        if not active:
+            return out
+        entry = active[0]  # priority order is not modelled: one active ROSpec at a time
+        spec = self._report_spec(entry)
+        aispec = entry.spec.first("AISpec")
+        ants: tuple[int, ...] = tuple(aispec.fields.get("AntennaIDs", ())) if aispec else ()  # type: ignore[arg-type]
+        wanted = None if (not ants or 0 in ants) else ants
+        trigger = int(spec.fields.get("Trigger", 0))  # type: ignore[arg-type]
+        n = int(spec.fields.get("N", 0))  # type: ignore[arg-type]
+        ai_type, ai_ms, obs_type, obs_n = entry.ai_stop()
+        if now > t0:
+            reads = self.world.reads_between(self.reader, t0, now, wanted)
+            self.reads_generated += len(reads)
+            sel = spec.first("TagReportContentSelector")
+            rid = int(entry.spec.fields["ROSpecID"])  # type: ignore[arg-type]
+            for r in reads:
+                self.pending.append(self._tag_data(r, sel, rid))
+                entry.round_count += 1
+                entry.round_unique.add(r.epc_hex)
+                if trigger in (1, 2) and n > 0 and len(self.pending) >= n:
+                    out.append(self._report(self.pending))
+                    self.pending = []
+                if ai_type == 3 and obs_n > 0 and (
+                        (obs_type == 0 and entry.round_count >= obs_n)
+                        or (obs_type == 3 and len(entry.round_unique) >= obs_n)):
+                    out.extend(self._end_of_aispec(entry, trigger, r.time))
+        if ai_type == 1 and ai_ms > 0 and now - entry.round_start >= ai_ms / 1000.0:
+            out.extend(self._end_of_aispec(entry, trigger, now))
+        if trigger in (3, 4, 5, 6) and n > 0:
+            period = n if trigger in (3, 4) else n / 1000.0
+            if now - self.last_report >= period:
+                self.last_report = now
+                out.extend(self._flush())
+        duration = entry.ro_duration_s()
+        if duration is not None and now - entry.started_at >= duration:
+            entry.state = ROSpecState.INACTIVE  # End of ROSpec: report what is held
+            out.extend(self._flush())
+        return out
+
+    def _end_of_aispec(self, entry: ROSpecEntry, trigger: int, now: float) -> list[Message]:
+        """The AISpec's stop trigger fired: report (triggers 'or End of AISpec') and run it again."""
+        entry.round_start = now
+        entry.round_count = 0
+        entry.round_unique = set()
+        return self._flush() if trigger in (1, 3, 5) else []
+
+    def _flush(self) -> list[Message]:
+        if not self.pending:
+            return []
+        batch, self.pending = self.pending, []
+        return [self._report(batch)]
+
+    def _report(self, batch: list[bytes]) -> Message:
+        self.next_id += 1
+        return Message(int(M.RO_ACCESS_REPORT), self.next_id, {}, (), self.version, b"".join(batch))
+
+    def _tag_data(self, read: SimRead, sel: Param | None, rospec_id: int) -> bytes:
+        f = sel.fields if sel is not None else {}
+        mem = sel.first("C1G2EPCMemorySelector") if sel is not None else None
+        epc = bytes.fromhex(read.epc_hex)
+        micros = int((self.clock_base + read.time) * 1_000_000)
+        channel = ETSI_CHANNELS_KHZ.index(read.frequency_khz) + 1 if read.frequency_khz in ETSI_CHANNELS_KHZ else 1
+        crc = None
+        if mem is not None and mem.fields.get("CRCEnabled"):
+            from gateway.gs1.epc.pc import crc16_genibus
+
+            crc = crc16_genibus(read.pc.to_bytes(2, "big") + epc)
+        report = TagReport(
+            epc=epc, epc_bits=len(epc) * 8,
+            antenna=read.antenna if f.get("EnableAntennaID") else None,
+            peak_rssi=max(-128, min(127, round(read.rssi_dbm))) if f.get("EnablePeakRSSI") else None,
+            channel_index=channel if f.get("EnableChannelIndex") else None,
+            first_seen_utc=micros if f.get("EnableFirstSeenTimestamp") else None,
+            last_seen_utc=micros if f.get("EnableLastSeenTimestamp") else None,
+            seen_count=1 if f.get("EnableTagSeenCount") else None,
+            pc=read.pc if mem is not None and mem.fields.get("PCBitsEnabled") else None,
+            crc=crc,
+            rospec_id=rospec_id if f.get("EnableROSpecID") else None,
+            spec_index=1 if f.get("EnableSpecIndex") else None,
+            inventory_parameter_spec_id=1 if f.get("EnableInventoryParamSpecID") else None,
+            access_spec_id=0 if f.get("EnableAccessSpecID") else None,
+        )
+        return encode_tag_report(report)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def event(self, *params: Param, now: float) -> Message:
+        """A READER_EVENT_NOTIFICATION stamped with the reader's UTC clock."""
+        self.next_id += 1
+        ts = Param.make("UTCTimestamp", Microseconds=int((self.clock_base + now) * 1_000_000))
+        data = Param.make("ReaderEventNotificationData", ts, *params)
+        return Message(int(M.READER_EVENT_NOTIFICATION), self.next_id, {}, (data,), self.version)
+
+    def keepalive(self) -> Message:
+        self.next_id += 1
+        return Message(int(M.KEEPALIVE), self.next_id, {}, (), self.version)
+
+
+def _start_trigger(spec: Param) -> int:
+    boundary = spec.first("ROBoundarySpec")
+    start = boundary.first("ROSpecStartTrigger") if boundary else None
+    return int(start.fields.get("Trigger", 0)) if start else 0  # type: ignore[arg-type]
+
+
+_HANDLERS = {
+    M.GET_READER_CAPABILITIES: ReaderModel._caps,
+    M.GET_READER_CONFIG: ReaderModel._get_config,
+    M.SET_READER_CONFIG: ReaderModel._set_config,
+    M.ADD_ROSPEC: ReaderModel._add_rospec,
+    M.DELETE_ROSPEC: ReaderModel._rospec_op,
+    M.START_ROSPEC: ReaderModel._rospec_op,
+    M.STOP_ROSPEC: ReaderModel._rospec_op,
+    M.ENABLE_ROSPEC: ReaderModel._rospec_op,
+    M.DISABLE_ROSPEC: ReaderModel._rospec_op,
+    M.GET_ROSPECS: ReaderModel._get_rospecs,
+    M.ADD_ACCESSSPEC: ReaderModel._access,
+    M.DELETE_ACCESSSPEC: ReaderModel._access,
+    M.ENABLE_ACCESSSPEC: ReaderModel._access,
+    M.DISABLE_ACCESSSPEC: ReaderModel._access,
+    M.GET_ACCESSSPECS: ReaderModel._access,
+    M.ENABLE_EVENTS_AND_REPORTS: ReaderModel._no_reply,
+    M.GET_REPORT: ReaderModel._get_report,
+    M.KEEPALIVE_ACK: ReaderModel._keepalive_ack,
+    M.CLOSE_CONNECTION: ReaderModel._close,
+    M.GET_SUPPORTED_VERSION: ReaderModel._version,
+    M.SET_PROTOCOL_VERSION: ReaderModel._version,
+    M.CUSTOM_MESSAGE: ReaderModel._custom,
+}

@@ -1,0 +1,227 @@
+"""The asyncio LLRP client against the simulator (with faults) and against replayed real captures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from drivers.llrp.client import LLRPSource, open_source
+from drivers.llrp.config import ClientConfig, ConfigError
+from drivers.llrp.constants import MessageType
+from drivers.llrp.framing import LLRPFramer
+from drivers.llrp.messages import Message, decode_body
+from drivers.llrp.params import Param
+from drivers.registry import open_source as registry_open
+from gateway.reads import SourceEvent
+from simulators.llrp_sim import Faults, LLRPReaderSimulator
+from simulators.tag_world import TagWorld
+from tests.llrp.support import collect, reads_of, statuses
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "llrp"
+
+
+def run(body: Callable[[LLRPReaderSimulator], Awaitable[None]], faults: Faults | None = None,
+        world: TagWorld | None = None) -> None:
+    async def main() -> None:
+        async with LLRPReaderSimulator(world or TagWorld.steady("r", 10, 500.0), "r", faults=faults) as sim:
+            await body(sim)
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def url(sim: LLRPReaderSimulator, query: str = "") -> str:
+    host, port = sim.address
+    return f"llrp://{host}:{port}?backoff=0.05,0.2&timeout=2&{query}".rstrip("&")
+
+
+def test_reads_flow_and_clean_shutdown() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = registry_open("dock-1", url(sim, "antennas=1&report=1&keepalive=1000"))
+        assert isinstance(src, LLRPSource)
+        events = await collect(src, reads=50)
+        await src.close()
+        reads = reads_of(events)
+        assert len(reads) >= 50
+        r = reads[0]
+        assert (r.source, r.carrier, r.channel) == ("dock-1", "rfid", "1")
+        assert r.identifier is not None and r.identifier.key_type == "sgtin" and r.scheme == "sgtin-96"
+        assert r.raw == r.raw.lower() and len(r.raw) == 24
+        assert r.rssi_dbm == -40.0 and r.count == 1 and r.pc == 0x3000
+        assert r.frequency_khz in (865_700, 866_300, 866_900, 867_500)
+        assert r.source_time is not None and abs(r.source_time - r.host_time) < 60
+        assert [s.state for s in statuses(events)][:2] == ["starting", "connected"]
+        assert sim.received[:7] == ["GET_READER_CAPABILITIES", "SET_READER_CONFIG", "ENABLE_EVENTS_AND_REPORTS",
+                                    "DELETE_ACCESSSPEC", "DELETE_ROSPEC", "ADD_ROSPEC", "ENABLE_ROSPEC"]
+        assert sim.received[-3:] == ["DISABLE_ROSPEC", "DELETE_ROSPEC", "CLOSE_CONNECTION"]
+        assert not sim.model.rospecs  # the client cleaned up after itself
+
+    run(body)
+
+
+def test_null_start_trigger_time_report_and_power() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "start=null&report=100ms&power=20&session=2&antennas=1,2"))
+        reads = reads_of(await collect(src, reads=20))
+        spec = sim.model.rospecs[1234].spec  # what the client installed (deleted again on close)
+        await src.close()
+        assert len(reads) >= 20
+        assert "START_ROSPEC" in sim.received
+        assert spec.first("ROReportSpec").fields == {"Trigger": 5, "N": 100}  # type: ignore[union-attr]
+        configs = [p for p in spec.walk() if p.name == "AntennaConfiguration"]
+        assert [c.fields["AntennaID"] for c in configs] == [1, 2]
+        powers = {p.fields["TransmitPowerIndex"] for p in spec.walk() if p.name == "RFTransmitter"}
+        sessions = {p.fields["Session"] for p in spec.walk() if p.name == "C1G2SingulationControl"}
+        assert powers == {41} and sessions == {2}  # 20 dBm = 2000 cdBm = entry 41 of the power table
+
+    run(body)
+
+
+def test_keepalives_are_acked_and_split_segments_survive() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=100"))
+        events = await collect(src, until=lambda ev: sim.received.count("KEEPALIVE_ACK") >= 3, timeout=10)
+        await src.close()
+        assert sim.received.count("KEEPALIVE_ACK") >= 3
+        assert len(reads_of(events)) > 10
+        assert sim.connections == 1  # no reconnect: the split stream decoded cleanly
+        assert src.errors_ignored == []
+
+    run(body, Faults(split_segments=True, seed=3))
+
+
+def test_watchdog_notices_a_silent_reader_and_reconnects() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=100&misses=2"))
+
+        def reconnected(ev: list[SourceEvent]) -> bool:
+            return sim.connections >= 2 and len(reads_of(ev[-5:])) >= 1
+
+        events = await collect(src, until=reconnected, timeout=15)
+        await src.close()
+        states = [s for s in statuses(events) if s.state == "reconnecting"]
+        assert states and "silent" in states[0].detail
+        assert sim.connections >= 2
+
+    run(body, Faults(silent_after_s=0.4))
+
+
+def test_dropped_connection_then_burst_of_buffered_reports() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=1000"))
+        events = await collect(src, until=lambda ev: sim.connections >= 2 and len(reads_of(ev)) > 400, timeout=15)
+        await src.close()
+        assert sim.connections >= 2
+        assert "reconnecting" in [s.state for s in statuses(events)]
+        seqs = [r.source_time for r in reads_of(events)]
+        assert len(seqs) > 400
+
+    # drop every connection after 0.3 s; the active ROSpec keeps reading and the backlog bursts out
+    run(body, Faults(drop_after_s=0.3))
+
+
+def test_reader_reboot_loses_rospec_and_client_reinstalls_it() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=1000"))
+        events = await collect(src, until=lambda ev: sim.reboots >= 1 and sim.connections >= 2
+                               and bool(sim.model.rospecs) and len(reads_of(ev)) > 200, timeout=15)
+        await src.close()
+        assert sim.reboots == 1 and sim.connections >= 2 and sim.refused >= 0
+        assert sim.received.count("ADD_ROSPEC") >= 2
+        assert len(reads_of(events)) > 200
+
+    run(body, Faults(reboot_after_s=0.3, reboot_s=0.2))
+
+
+def test_clock_never_set_keeps_host_time_beside_reader_time() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim))
+        reads = reads_of(await collect(src, reads=5))
+        await src.close()
+        r = reads[0]
+        assert r.source_time is not None and r.source_time < 946_684_800 + 3600  # year 2000
+        assert r.host_time > 1_600_000_000 and r.extra["reader_clock"] == "unset"
+
+    run(body, Faults(clock_2000=True))
+
+
+def test_quirks_error_for_no_response_message_empty_reports_and_delays() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim))
+        reads = reads_of(await collect(src, reads=30, timeout=15))
+        await src.close()
+        assert len(reads) >= 30
+        assert any("ERROR_MESSAGE" in e for e in src.errors_ignored)
+        assert sim.connections == 1
+
+    run(body, Faults(error_on_enable_events=True, empty_report_every_s=0.02, delay_s=0.01))
+
+
+def test_second_client_is_refused_and_backs_off() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        first = open_source("a", url(sim))
+        await collect(first, reads=3)
+        second = open_source("b", url(sim))
+        events = await collect(second, until=lambda ev: len([s for s in statuses(ev)
+                                                             if s.state == "reconnecting"]) >= 2, timeout=10)
+        await second.close()
+        await first.close()
+        retries = [s for s in statuses(events) if s.state == "reconnecting"]
+        assert "refused" in retries[0].detail and [s.attempt for s in retries[:2]] == [1, 2]
+        assert reads_of(events) == []
+
+    run(body)
+
+
+def test_config_parsing_errors() -> None:
+    for bad in ("llrp://h?report=0", "llrp://h?bogus=1", "llrp://h?session=7", "llrp://h?start=later",
+                "http://h", "llrp://h?power=abc"):
+        with pytest.raises(ConfigError):
+            ClientConfig.parse(bad)
+    assert ClientConfig.parse("llrp://h:1?report=2s").report_ms == 2000
+
+
+# -- golden captures replayed by a fake reader over a real socket --------------------------------
+
+
+def test_client_against_replayed_real_captures() -> None:
+    caps = (FIXTURES / "GetReaderCapabilitiesResponse-000.bytes").read_bytes()
+    reports = [(FIXTURES / f"ROAccessReport-00{i}.bytes").read_bytes() for i in range(1, 10)]
+    ok = Param.make("LLRPStatus", Status=0, ErrorDescription="").encode()
+
+    async def fake_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        attempt = Param.make("ReaderEventNotificationData", Param.make("UTCTimestamp", Microseconds=1),
+                             Param.make("ConnectionAttemptEvent", Status=0))
+        writer.write(Message(63, 1, {}, (attempt,)).encode())
+        framer = LLRPFramer()
+        while data := await reader.read(65536):
+            for msg in framer.feed(data):
+                if msg.type == MessageType.GET_READER_CAPABILITIES:
+                    writer.write(decode_body(11, caps, msg.id).encode())
+                elif msg.type == MessageType.ENABLE_ROSPEC:
+                    writer.write(Message(34, msg.id, raw=ok).encode())
+                    # the captured reports, all in one TCP write
+                    writer.write(b"".join(decode_body(61, r, 900 + i).encode() for i, r in enumerate(reports)))
+                elif msg.type != MessageType.ENABLE_EVENTS_AND_REPORTS:
+                    from drivers.llrp.constants import RESPONSE_OF
+
+                    writer.write(Message(int(RESPONSE_OF[MessageType(msg.type)]), msg.id, raw=ok).encode())
+                if msg.type == MessageType.CLOSE_CONNECTION:
+                    writer.close()
+                    return
+
+    async def main() -> None:
+        server = await asyncio.start_server(fake_reader, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        src = open_source("impinj", f"llrp://127.0.0.1:{port}?power=20&timeout=2")
+        reads = reads_of(await collect(src, reads=9))
+        await src.close()
+        server.close()
+        assert [r.raw for r in reads][:3] == ["3000abcdef00000000000003", "3000abcdef00000000000005",
+                                              "301430a55c0ac30000000009"]
+        assert [r.rssi_dbm for r in reads][:3] == [-48.0, -47.0, -54.0]
+        assert reads[0].source_time == 1594174805.140192 and reads[0].channel == "1"
+
+    asyncio.run(asyncio.wait_for(main(), 20))
