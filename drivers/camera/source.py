@@ -8,13 +8,15 @@ URLs (our options go in the query; any other query parameter stays with the stre
     camera:clip.mp4                   video file (every frame, in order)
     images:./frames                   each image of a folder once, sorted by name
     camera:sim?scenario=video         the camera simulator, served directly
+    camera:sim?timeline=tl.yaml&t0=1700000000&repeat=60   scripted labels at set times (the demo)
 
 Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decoder=zxing|pyzbar|combined``
 (default ``combined``: zxing-cpp then a 1D rescue with pyzbar), ``workers`` (default: cores);
 ``window`` (dedup window, s), ``min_frames`` (confirmation), ``unconfirmed=emit|drop``;
 ``stall`` (watchdog, s), ``open_timeout``/``read_timeout`` (ms), ``backoff``/``backoff_cap`` (s);
 ``live=0|1`` (drop late frames or decode every frame), ``camera`` (channel id).
-Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``drop_after``, ``fail_opens``.
+Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``drop_after``, ``fail_opens``;
+``timeline`` (file, see :mod:`simulators.camera_sim.timeline`), ``t0`` (epoch s), ``repeat`` (s): live by default.
 
 >>> cfg = parse_url("camera:rtsp://10.0.0.5/s1?token=x&roi=10,20,300,200&decoder=zxing")
 >>> cfg.kind, cfg.target, cfg.roi, cfg.decoder
@@ -51,7 +53,7 @@ Kind = Literal["device", "stream", "file", "images", "sim"]
 OPTIONS = frozenset({
     "roi", "width", "height", "fps", "exposure", "decoder", "workers", "window", "min_frames", "unconfirmed",
     "stall", "open_timeout", "read_timeout", "backoff", "backoff_cap", "live", "camera",
-    "scenario", "seed", "frames", "size", "stall_after", "drop_after", "fail_opens",
+    "scenario", "seed", "frames", "size", "stall_after", "drop_after", "fail_opens", "timeline", "t0", "repeat",
 })
 
 
@@ -134,13 +136,13 @@ def parse_url(url: str) -> CameraConfig:
         width=int(num("width", 0, int)), height=int(num("height", 0, int)), fps=num("fps", 0.0),
         exposure=num("exposure", 0.0) if "exposure" in ours else None,
         open_timeout_ms=int(num("open_timeout", 5000, int)), read_timeout_ms=int(num("read_timeout", 3000, int)))
-    live_default = kind in ("device", "stream")
+    live_default = kind in ("device", "stream") or (kind == "sim" and "timeline" in ours)
     live = ours.get("live", "1" if live_default else "0") not in ("0", "false", "no")
     return CameraConfig(url, kind, target, roi, decoder, int(num("workers", 0, int)), num("window", 2.0),
                         int(num("min_frames", 2, int)), unconfirmed == "emit", num("stall", 3.0),
                         num("backoff", 0.5), num("backoff_cap", 30.0), live, ours.get("camera", ""), capture,
                         {k: ours[k] for k in ("scenario", "seed", "frames", "size", "stall_after", "drop_after",
-                                              "fail_opens", "fps") if k in ours})
+                                              "fail_opens", "fps", "timeline", "t0", "repeat") if k in ours})
 
 
 # ---------------------------------------------------------------- decoding
@@ -252,6 +254,14 @@ class CameraSource:
             directory = Path(cfg.target)
             fps = cfg.capture.fps or 25.0
             return lambda: ImagesReader(directory, done, fps)
+        if cfg.kind == "sim" and "timeline" in cfg.sim:
+            from simulators.camera_sim.timeline import TimelineError, from_options
+
+            try:
+                self._sim = camera = from_options(cfg.sim, live=cfg.live)
+            except TimelineError as exc:
+                raise CameraURLError(f"{cfg.url!r}: {exc}") from None
+            return camera
         if cfg.kind == "sim":
             from simulators.camera_sim.stream import SimCamera
 

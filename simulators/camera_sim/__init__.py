@@ -4,7 +4,8 @@
 ``frame_0000.png`` ... with ``frame_0000.json`` ground truth beside each image and all of it in
 ``truth.json`` (or ``scene.mp4`` + ``truth.json``).  The first line printed is the source URL
 to read it back with (``images:DIR`` or ``camera:DIR/scene.mp4``).  ``camera:sim?scenario=...``
-serves the same frames directly to the camera driver (see :mod:`simulators.camera_sim.stream`).
+serves the same frames directly to the camera driver (see :mod:`simulators.camera_sim.stream`);
+``camera:sim?timeline=FILE`` shows scripted labels at set times (see :mod:`simulators.camera_sim.timeline`).
 
 Symbols are drawn by zxing-cpp's writer (zint inside), an encoder independent of the decoders
 under test; expected data is built from the element values (:mod:`simulators.camera_sim.labels`).

@@ -60,7 +60,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 )}
 
 
-def _background(rng: random.Random, nrng: np.random.Generator, w: int, h: int) -> np.ndarray:
+def _background(rng: random.Random, nrng: np.random.Generator, w: int, h: int, *, lures: bool = True) -> np.ndarray:
     base = rng.randint(90, 170)
     img = np.full((h, w, 3), base, np.uint8)
     # a lighting gradient, then boxes, print and fields of parallel lines that lure 1D finders
@@ -76,7 +76,7 @@ def _background(rng: random.Random, nrng: np.random.Generator, w: int, h: int) -
         cv2.putText(img, "".join(rng.choice("ABCDEFGH0123456789 ") for _ in range(rng.randint(5, 20))),
                     (rng.randint(0, w - 200), rng.randint(30, h - 10)), cv2.FONT_HERSHEY_SIMPLEX,
                     rng.uniform(0.6, 1.6), (rng.randint(0, 80),) * 3, 2, cv2.LINE_AA)
-    for _ in range(rng.randint(1, 3)):
+    for _ in range(rng.randint(1, 3) if lures else 0):
         x, y = rng.randint(0, w - 200), rng.randint(0, h - 100)
         step = rng.randint(3, 9)
         for i in range(rng.randint(8, 30)):
@@ -125,35 +125,54 @@ def render(scn: Scenario, index: int, *, seed: int = 1, size: tuple[int, int] = 
     count = layout_rng.randint(*scn.labels) if scn.labels[1] else 0
     kinds = _pick(scn, layout_rng, 0 if scn.video else index, count)
     codes: list[dict[str, object]] = []
-    for (x, y, cw, ch), kind in zip(_cells(count, w, h), kinds, strict=False):
+    for cell, kind in zip(_cells(count, w, h), kinds, strict=False):
         label: Label = make_label(kind, layout_rng)
-        ppm = layout_rng.uniform(*scn.px_per_module) * scale_to_1080
-        s = ppm / BASE_PX
-        lh, lw = label.image.shape
-        angle = layout_rng.uniform(*scn.tilt_deg) * layout_rng.choice((-1, 1))
-        ca, sa = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
-        room = 0.9 - 2 * scn.perspective
-        fit = min(room * cw / ((ca * lw + sa * lh) * s), room * ch / ((sa * lw + ca * lh) * s), 1.0)  # fit its cell
-        s *= fit
-        small = cv2.resize(label.image, (max(1, int(lw * s)), max(1, int(lh * s))), interpolation=cv2.INTER_AREA)
-        cx, cy = x + cw / 2, y + ch / 2
-        if scn.video:  # drift right and down a little per frame
-            cx += (index * 6 * scale_to_1080) % (cw * 0.2) - cw * 0.1
-            cy += (index * 2 * scale_to_1080) % (ch * 0.1) - ch * 0.05
-        hm = _homography(layout_rng, small.shape[1], small.shape[0], cx, cy, angle, scn.perspective)
-        warped = cv2.warpPerspective(small, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
-        mask = cv2.warpPerspective(np.full(small.shape, 255, np.uint8), hm, (w, h), flags=cv2.INTER_LINEAR)
-        tint = np.array([layout_rng.uniform(0.85, 1.0) for _ in range(3)], np.float32)
-        m = mask.astype(np.float32)[..., None] / 255.0
-        frame = (frame * (1 - m) + warped[..., None].astype(np.float32) * tint * m).astype(np.uint8)
-        for code in label.codes:
-            bx, by, bw, bh = code.box
-            pts = np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]]) * s
-            corners = cv2.perspectiveTransform(pts[None], hm)[0]
-            codes.append({"kind": code.kind, "symbology": code.symbology, "symbology_id": code.symbology_id,
-                          "raw": code.raw, "hri": code.hri, "elements": [list(p) for p in code.pairs],
-                          "px_per_module": round(ppm * fit, 2), "angle": round(angle, 1),
-                          "corners": [[round(float(px), 1), round(float(py), 1)] for px, py in corners]})
+        frame, placed = place(frame, label, cell, scn, layout_rng, index=index, scale=scale_to_1080)
+        codes += placed
+    frame = degrade(frame, scn, rng, nrng)
+    truth: dict[str, object] = {"scenario": scn.name, "seed": seed, "frame": index, "size": [w, h], "codes": codes}
+    return frame, truth
+
+
+def place(frame: np.ndarray, label: Label, cell: tuple[int, int, int, int], scn: Scenario, rng: random.Random, *,
+          index: int = 0, scale: float = 1.0) -> tuple[np.ndarray, list[dict[str, object]]]:
+    """Draw ``label`` into ``cell`` of ``frame`` (tilted, in perspective, fitted to the cell) and return
+    the new frame with the ground truth of its codes (corners in frame pixels)."""
+    h, w = frame.shape[:2]
+    x, y, cw, ch = cell
+    ppm = rng.uniform(*scn.px_per_module) * scale
+    s = ppm / BASE_PX
+    lh, lw = label.image.shape
+    angle = rng.uniform(*scn.tilt_deg) * rng.choice((-1, 1))
+    ca, sa = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+    room = 0.9 - 2 * scn.perspective
+    fit = min(room * cw / ((ca * lw + sa * lh) * s), room * ch / ((sa * lw + ca * lh) * s), 1.0)  # fit its cell
+    s *= fit
+    small = cv2.resize(label.image, (max(1, int(lw * s)), max(1, int(lh * s))), interpolation=cv2.INTER_AREA)
+    cx, cy = x + cw / 2, y + ch / 2
+    if scn.video:  # drift right and down a little per frame
+        cx += (index * 6 * scale) % (cw * 0.2) - cw * 0.1
+        cy += (index * 2 * scale) % (ch * 0.1) - ch * 0.05
+    hm = _homography(rng, small.shape[1], small.shape[0], cx, cy, angle, scn.perspective)
+    warped = cv2.warpPerspective(small, hm, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = cv2.warpPerspective(np.full(small.shape, 255, np.uint8), hm, (w, h), flags=cv2.INTER_LINEAR)
+    tint = np.array([rng.uniform(0.85, 1.0) for _ in range(3)], np.float32)
+    m = mask.astype(np.float32)[..., None] / 255.0
+    frame = (frame * (1 - m) + warped[..., None].astype(np.float32) * tint * m).astype(np.uint8)
+    codes: list[dict[str, object]] = []
+    for code in label.codes:
+        bx, by, bw, bh = code.box
+        pts = np.array([[bx, by], [bx + bw, by], [bx + bw, by + bh], [bx, by + bh]]) * s
+        corners = cv2.perspectiveTransform(pts[None], hm)[0]
+        codes.append({"kind": code.kind, "symbology": code.symbology, "symbology_id": code.symbology_id,
+                      "raw": code.raw, "hri": code.hri, "elements": [list(p) for p in code.pairs],
+                      "px_per_module": round(ppm * fit, 2), "angle": round(angle, 1),
+                      "corners": [[round(float(px), 1), round(float(py), 1)] for px, py in corners]})
+    return frame, codes
+
+
+def degrade(frame: np.ndarray, scn: Scenario, rng: random.Random, nrng: np.random.Generator) -> np.ndarray:
+    """The scenario's blur, sensor noise and JPEG compression, applied to a whole frame."""
     sigma = rng.uniform(*scn.blur)
     if sigma > 0.05:
         frame = cv2.GaussianBlur(frame, (0, 0), sigma)
@@ -163,8 +182,7 @@ def render(scn: Scenario, index: int, *, seed: int = 1, size: tuple[int, int] = 
     if scn.jpeg:
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, scn.jpeg])
         frame = np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)) if ok else frame
-    truth: dict[str, object] = {"scenario": scn.name, "seed": seed, "frame": index, "size": [w, h], "codes": codes}
-    return frame, truth
+    return frame
 
 
 def get(name: str) -> Scenario:
@@ -183,4 +201,5 @@ def frames(scn: Scenario, *, seed: int = 1, size: tuple[int, int] = (1920, 1080)
         i += 1
 
 
-__all__ = ["ALL_LABELS", "LABEL_KINDS", "SCENARIOS", "SYMBOL_KINDS", "Scenario", "frames", "get", "render"]
+__all__ = ["ALL_LABELS", "LABEL_KINDS", "SCENARIOS", "SYMBOL_KINDS", "Scenario", "degrade", "frames", "get", "place",
+           "render"]

@@ -49,6 +49,10 @@ class SimCamera:
         self.opens += 1
         if self.opens <= self.fail_opens:
             raise CaptureError(f"simulated camera not reachable (open {self.opens} of {self.fail_opens} failing)")
+        return self.open_reader()
+
+    def open_reader(self) -> SimReader:
+        """One connection; subclasses (the timeline camera) return their own reader."""
         return SimReader(self)
 
     def release(self) -> None:
@@ -83,14 +87,18 @@ class SimReader:
         if cam.drop_after and self.delivered >= cam.drop_after:
             raise CaptureError("simulated stream closed by the camera")
         if self.live:  # a live camera delivers at its own pace
-            self._next_at += 1.0 / self.fps
-            delay = self._next_at - time.monotonic()
-            if delay > 0:
-                cam.released.wait(delay)
+            self.pace()
         frame = cam.next_frame()
         if frame is not None:
             self.delivered += 1
         return frame
+
+    def pace(self) -> None:
+        """Wait for the next frame time (live cameras only)."""
+        self._next_at += 1.0 / self.fps
+        delay = self._next_at - time.monotonic()
+        if delay > 0:
+            self.camera.released.wait(delay)
 
     def close(self) -> None:
         pass
