@@ -12,6 +12,8 @@ URLs (our options go in the query; any other query parameter stays with the stre
 
 Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decoder=zxing|pyzbar|combined``
 (default ``combined``: zxing-cpp then a 1D rescue with pyzbar), ``workers`` (default: cores);
+``track=N``: decode the regions of recent reads on every frame and the full frame every N-th
+(default 3 for live sources, which are video; 0 = full frames only, the default for files and folders);
 ``window`` (dedup window, s), ``min_frames`` (confirmation), ``unconfirmed=emit|drop``;
 ``stall`` (watchdog, s), ``open_timeout``/``read_timeout`` (ms), ``backoff``/``backoff_cap`` (s);
 ``live=0|1`` (drop late frames or decode every frame), ``camera`` (channel id).
@@ -42,7 +44,7 @@ import numpy as np
 from drivers.backoff import Backoff
 from drivers.camera.capture import END, CaptureError, CaptureSettings, Frame, Grabber, ImagesReader, OpenCVReader
 from drivers.camera.confirm import Confirmer, Observation
-from drivers.camera.decoders import Decoder, Symbol, dedupe, make_decoder
+from drivers.camera.decoders import Decoder, Symbol, TrackingDecoder, dedupe, make_decoder
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 Kind = Literal["device", "stream", "file", "images", "sim"]
 
 OPTIONS = frozenset({
-    "roi", "width", "height", "fps", "exposure", "decoder", "workers", "window", "min_frames", "unconfirmed",
+    "roi", "width", "height", "fps", "exposure", "decoder", "workers", "window", "min_frames", "unconfirmed", "track",
     "stall", "open_timeout", "read_timeout", "backoff", "backoff_cap", "live", "camera",
     "scenario", "seed", "frames", "size", "stall_after", "drop_after", "fail_opens", "timeline", "t0", "repeat",
 })
@@ -79,6 +81,7 @@ class CameraConfig:
     camera: str = ""
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     sim: dict[str, str] = field(default_factory=dict)
+    track: int = 0  # full frame every N-th frame, tracked regions in between; 0 or 1 = every frame full
 
 
 def _num(url: str, key: str, value: str, kind: type[int] | type[float]) -> float:
@@ -138,11 +141,14 @@ def parse_url(url: str) -> CameraConfig:
         open_timeout_ms=int(num("open_timeout", 5000, int)), read_timeout_ms=int(num("read_timeout", 3000, int)))
     live_default = kind in ("device", "stream") or (kind == "sim" and "timeline" in ours)
     live = ours.get("live", "1" if live_default else "0") not in ("0", "false", "no")
+    track = int(num("track", 3 if live else 0, int))
+    if track < 0:
+        raise CameraURLError(f"{url!r}: track must be 0 (off) or a frame count, got {track}")
     return CameraConfig(url, kind, target, roi, decoder, int(num("workers", 0, int)), num("window", 2.0),
                         int(num("min_frames", 2, int)), unconfirmed == "emit", num("stall", 3.0),
                         num("backoff", 0.5), num("backoff_cap", 30.0), live, ours.get("camera", ""), capture,
                         {k: ours[k] for k in ("scenario", "seed", "frames", "size", "stall_after", "drop_after",
-                                              "fail_opens", "fps", "timeline", "t0", "repeat") if k in ours})
+                                              "fail_opens", "fps", "timeline", "t0", "repeat") if k in ours}, track)
 
 
 # ---------------------------------------------------------------- decoding
@@ -170,10 +176,10 @@ class DecodePipeline:
         if self.roi is None:
             return dedupe(self.decoder.decode(gray))
         x, y, w, h = self.roi
-        crop = gray[y:y + h, x:x + w]  # a view: zxing-cpp reads strided arrays without a copy
+        crop = gray[y:y + h, x:x + w]  # a view: zxing-cpp and OpenCV read strided arrays without a copy
         if crop.size == 0:
             return []
-        return dedupe([s.moved(x, y) for s in self.decoder.decode(np.ascontiguousarray(crop))])
+        return dedupe([s.moved(x, y) for s in self.decoder.decode(crop)])
 
     def decode_frame(self, frame: Frame) -> Decoded:
         start = self.clock()
@@ -233,6 +239,10 @@ class CameraSource:
         self.config = cfg = parse_url(url)
         self.camera = cfg.camera or source_id
         self.decoder = decoder or make_decoder(cfg.decoder)
+        if cfg.track > 1 and decoder is None:
+            # regions are read with zxing-cpp, or with pyzbar when that is the chosen backend
+            roi = self.decoder if cfg.decoder == "pyzbar" else None
+            self.decoder = TrackingDecoder(self.decoder, roi, full_every=cfg.track)
         self.pipeline = DecodePipeline(self.decoder, cfg.roi)
         self.workers = cfg.workers or max(1, os.cpu_count() or 1)
         self.confirmer = Confirmer(window=cfg.window, min_frames=cfg.min_frames)

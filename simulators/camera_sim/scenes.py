@@ -52,6 +52,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("retail", ("ean-13", "upc-a", "itf-14", "databar", "databar-expanded"), (2, 4),
              (2.0, 3.5), (0, 15), 0.06, (0.0, 0.8), (0, 8), jpeg=85),
     Scenario("tilted", ALL_LABELS, (2, 3), (2.5, 3.5), (20, 35), 0.05, (0.0, 0.5), (0, 6), cycle=True),
+    # Labels turned a quarter (a box stood on its side): 1D codes read along the columns.
+    Scenario("upright", ALL_LABELS, (2, 3), (2.2, 3.5), (82, 98), 0.05, (0.0, 0.6), (0, 6), cycle=True, jpeg=85),
     # The same labels drift across the view: confirmation over frames, dedup, video files.
     Scenario("video", ("sscc-label", "gs1-datamatrix", "ean-13"), (3, 3), (3.0, 3.5), (0, 8), 0.04,
              (0.0, 0.4), (2, 4), video=True),
