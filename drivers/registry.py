@@ -37,9 +37,18 @@ DRIVERS: dict[str, str] = {
     "serial-ascii": "drivers.ascii_serial.driver:open_source",
     "impinj-iot+http": "drivers.vendor_json.impinj:open_http_source",
     "impinj-iot+mqtt": "drivers.vendor_json.impinj:open_mqtt_source",
+    "impinj-iot+webhook": "drivers.vendor_json.webhook:open_webhook_source",
     "zebra-iot+mqtt": "drivers.vendor_json.zebra:open_mqtt_source",
     "camera": "drivers.camera.source:open_source",
     "images": "drivers.camera.source:open_source",
+}
+# scheme -> "module:function" that checks a URL's parameters without opening anything, so that
+# ``config check`` rejects ``llrp://h?report=0`` instead of the reader failing at start-up.
+URL_CHECKS: dict[str, str] = {
+    "llrp": "drivers.llrp.config:check_url",
+    "impinj-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
+    "zebra-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
+    "impinj-iot+webhook": "drivers.vendor_json.webhook:check_url",
 }
 READER_SCHEMES = frozenset(s for s in DRIVERS if s not in {"camera", "images"})
 CAMERA_SCHEMES = frozenset({"camera", "images"})
@@ -48,6 +57,27 @@ CAMERA_SCHEMES = frozenset({"camera", "images"})
 def scheme_of(url: str) -> str:
     """``llrp://h:5084`` -> ``llrp``; ``camera:0`` -> ``camera``."""
     return urlsplit(url).scheme.lower()
+
+
+def validate_url(url: str) -> None:
+    """Raise ``ValueError`` (naming the parameter) when the URL's driver can tell it is wrong.
+
+    >>> validate_url("llrp://10.0.0.5?report=0")
+    Traceback (most recent call last):
+    ...
+    drivers.llrp.config.ConfigError: 'llrp://10.0.0.5?report=0': report must be 1..65535 tags or ms (0 would mean \
+'never report')
+    """
+    target = URL_CHECKS.get(scheme_of(url))
+    if target is None:
+        return
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:  # the driver is missing: open_source will say so
+        return
+    check = cast(Callable[[str], None], getattr(module, func_name))
+    check(url)
 
 
 def open_source(source_id: str, url: str) -> Source:

@@ -11,7 +11,13 @@ buffer) and follows the standard where clients trip over readers:
   trigger) Active; id 0 in DELETE/ENABLE/DISABLE means all;
 * ROReportSpec N-tags / N-ms / N-seconds triggers and the TagReportContentSelector decide
   when reports go out and which fields they carry;
-* reads come from the shared :class:`~simulators.tag_world.TagWorld` on a virtual clock.
+* reads come from the shared :class:`~simulators.tag_world.TagWorld` on a virtual clock;
+* protocol versions (§9.1): ``max_version=2`` is an LLRP 1.1 reader (GET_SUPPORTED_VERSION and
+  SET_PROTOCOL_VERSION, each connection starting in 1.0.1), ``max_version=1`` a 1.0.1-only
+  reader, which answers a 1.1 header with ERROR_MESSAGE M_UnsupportedVersion and the version
+  messages in a 1.0.1 header with M_UnsupportedMessage.  Any other request whose header
+  version is not the connection's gets M_UnsupportedVersion, and the 1.1 millisecond report
+  triggers are refused on a 1.0.1 connection.
 
 >>> from simulators.tag_world import TagWorld
 >>> from drivers.llrp.messages import Message
@@ -23,6 +29,9 @@ buffer) and follows the standard where clients trip over readers:
 ['ENABLE_ROSPEC_RESPONSE']
 >>> model.rospec_state(1).name
 'ACTIVE'
+>>> [(m.name, int(m.status.fields["Status"])) for m in ReaderModel(TagWorld.steady("r", 1, 1.0), "r", max_version=1)
+...  .handle(Message.make("GET_SUPPORTED_VERSION", 7, version=2), now=0.0)]
+[('ERROR_MESSAGE', 110)]
 >>> reports = model.tick(now=0.1)
 >>> len(reports) > 0 and all(m.name == "RO_ACCESS_REPORT" for m in reports)
 True
@@ -36,6 +45,8 @@ from dataclasses import dataclass, field
 from drivers.llrp.constants import (
     RESPONSE_OF,
     VENDOR_IMPINJ,
+    VERSION_1_0_1,
+    VERSION_1_1,
     MessageType,
     ROReportTrigger,
     ROSpecStartTriggerType,
@@ -134,17 +145,27 @@ class ReaderModel:
     last_tick: float = 0.0
     last_report: float = 0.0
     next_id: int = 1
-    version: int = 1
+    version: int = VERSION_1_0_1  # the current connection's protocol version (reset by new_connection)
+    max_version: int = VERSION_1_1  # 1: a reader that only speaks LLRP 1.0.1
     reads_generated: int = 0
+
+    def new_connection(self) -> None:
+        """Every connection starts in LLRP 1.0.1; a 1.1 client switches with SET_PROTOCOL_VERSION."""
+        self.version = VERSION_1_0_1
 
     # -- requests ------------------------------------------------------------------------
 
     def handle(self, msg: Message, now: float) -> list[Message]:
         """The messages to send back for one request (empty for ENABLE_EVENTS_AND_REPORTS)."""
         t = msg.type
+        versioning = t in (M.GET_SUPPORTED_VERSION, M.SET_PROTOCOL_VERSION)
+        if not VERSION_1_0_1 <= msg.version <= self.max_version or (msg.version != self.version and not versioning):
+            return [Message(int(M.ERROR_MESSAGE), msg.id, {}, (_status(
+                StatusCode.M_UnsupportedVersion, f"message version {msg.version}, this connection speaks "
+                f"{self.version} (highest {self.max_version})"),), self.version)]
         if msg.error is not None:
             return [self._reply(msg, StatusCode.M_ParameterError, msg.error)]
-        handler = _HANDLERS.get(t)  # type: ignore[call-overload]
+        handler = _HANDLERS.get(t) if not (versioning and self.max_version < VERSION_1_1) else None  # type: ignore[call-overload]
         if handler is None:
             return [Message(int(M.ERROR_MESSAGE), msg.id, {}, (_status(StatusCode.M_UnsupportedMessage,
                                                                         f"message type {t} not supported"),),
@@ -203,6 +224,10 @@ class ReaderModel:
             return [self._reply(msg, StatusCode.M_FieldError, "a new ROSpec must be Disabled")]
         if spec.first("AISpec") is None:
             return [self._reply(msg, StatusCode.M_MissingParameter, "ROSpec has no AISpec")]
+        report = spec.first("ROReportSpec")
+        trigger = int(report.fields.get("Trigger", 0)) if report else 0  # type: ignore[arg-type]
+        if trigger > ROReportTrigger.N_SECONDS_OR_END_OF_ROSPEC and self.version < VERSION_1_1:
+            return [self._reply(msg, StatusCode.P_FieldError, f"ROReportTrigger {trigger} needs LLRP 1.1")]
         self.rospecs[rid] = ROSpecEntry(spec)
         return [self._reply(msg)]
 
@@ -281,11 +306,10 @@ class ReaderModel:
 
     def _version(self, msg: Message, now: float) -> list[Message]:
         if msg.type == M.GET_SUPPORTED_VERSION:
-            return [Message(int(M.GET_SUPPORTED_VERSION_RESPONSE), msg.id, {"CurrentVersion": self.version,
-                                                                            "SupportedVersion": 2},
-                            (_status(),), msg.version)]
+            return [Message(int(M.GET_SUPPORTED_VERSION_RESPONSE), msg.id, {
+                "CurrentVersion": self.version, "SupportedVersion": self.max_version}, (_status(),), msg.version)]
         wanted = int(msg.fields.get("ProtocolVersion", 0))  # type: ignore[arg-type]
-        if wanted not in (1, 2):
+        if not VERSION_1_0_1 <= wanted <= self.max_version:
             return [self._reply(msg, StatusCode.M_UnsupportedVersion, f"version {wanted}")]
         self.version = wanted
         return [self._reply(msg)]

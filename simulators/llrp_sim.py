@@ -13,6 +13,10 @@ connection, a reader that goes silent (socket open, nothing sent: only a keepali
 notices), a reboot (connection dropped, ROSpecs and config forgotten, port dead for a while),
 a clock that was never set (timestamps in the year 2000), periodic empty reports, and the
 llrpkit quirk of answering ENABLE_EVENTS_AND_REPORTS with an ERROR_MESSAGE.
+:meth:`LLRPReaderSimulator.inject` writes raw bytes (garbage, malformed or truncated messages).
+
+``max_version`` chooses the reader generation: 2 (default) speaks LLRP 1.1 and negotiates,
+1 is a 1.0.1-only reader (most Impinj Speedway firmwares) that refuses the version messages.
 
 >>> import asyncio
 >>> from simulators.tag_world import TagWorld
@@ -38,10 +42,10 @@ import random
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
-from drivers.llrp.constants import ConnectionAttemptStatus, MessageType, StatusCode
+from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, ConnectionAttemptStatus, MessageType, StatusCode
 from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
@@ -83,7 +87,7 @@ class LLRPReaderSimulator:
 
     def __init__(self, world: TagWorld, reader: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None, speed: float = 1.0, antennas: int = 4, tick_s: float = 0.01,
-                 max_missed_acks: int = 3) -> None:
+                 max_missed_acks: int = 3, max_version: int = VERSION_1_1) -> None:
         self.world = world
         self.reader = reader or (world.readers[0] if world.readers else "reader-1")
         self.host, self.port = host, port
@@ -92,6 +96,9 @@ class LLRPReaderSimulator:
         self.antennas = antennas
         self.tick_s = tick_s
         self.max_missed_acks = max_missed_acks
+        if max_version not in (VERSION_1_0_1, VERSION_1_1):
+            raise ValueError(f"max_version must be 1 (LLRP 1.0.1) or 2 (LLRP 1.1), not {max_version}")
+        self.max_version = max_version
         self.rng = random.Random(self.faults.seed)
         self.model = self._new_model()
         self.connections = 0  # accepted (successful) connections
@@ -107,7 +114,8 @@ class LLRPReaderSimulator:
 
     def _new_model(self) -> ReaderModel:
         base = Y2K_EPOCH_S if self.faults.clock_2000 else time.time()
-        return ReaderModel(self.world, self.reader, antennas=self.antennas, clock_base=base)
+        return ReaderModel(self.world, self.reader, antennas=self.antennas, clock_base=base,
+                           max_version=self.max_version)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -119,8 +127,15 @@ class LLRPReaderSimulator:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> tuple[str, int]:
-        self._t0 = asyncio.get_running_loop().time()
+    async def start(self, t0: float | None = None) -> tuple[str, int]:
+        """Listen; scenario time 0 is ``t0`` on the loop's clock (``time.monotonic()``), default now.
+
+        Several simulators playing one scenario (the demo) share a ``t0``, possibly a little in the
+        future so that the gateway is connected before the first truck arrives."""
+        loop = asyncio.get_running_loop()
+        self._t0 = loop.time() if t0 is None else t0
+        if not self.faults.clock_2000:  # the reader's UTC clock says t0 when scenario time is 0
+            self.model.clock_base = time.time() + (self._t0 - loop.time())
         self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._loop_task = asyncio.create_task(self._run())
@@ -150,6 +165,16 @@ class LLRPReaderSimulator:
         """Stop sending anything on the current connection (a network black hole)."""
         if self._session:
             self._session.silent = True
+
+    async def inject(self, data: bytes) -> bool:
+        """Write raw bytes on the current connection (fault injection: garbage, malformed or truncated
+        messages).  False when no client is connected."""
+        s = self._session
+        if s is None or s.closed:
+            return False
+        async with s.lock:
+            await self._write(s, data)
+        return True
 
     def drop(self) -> None:
         """Abort the current connection without a ConnectionCloseEvent."""
@@ -224,6 +249,7 @@ class LLRPReaderSimulator:
             return
         s = _Session(writer, loop.time(), holding=self.model.hold_events_on_reconnect)
         self._session = s
+        self.model.new_connection()
         self.connections += 1
         hello = self.model.event(Param.make("ConnectionAttemptEvent", Status=0), now=self.now())
         await self._send(s, [hello])
@@ -288,7 +314,9 @@ class LLRPReaderSimulator:
     async def _send(self, s: _Session, msgs: list[Message]) -> None:
         if not msgs or s.silent or s.closed:
             return
-        data = b"".join(m.encode() for m in msgs)
+        v = self.model.version  # reports buffered under an earlier connection go out in this one's version
+        data = b"".join((m if m.version == v or m.type != M.RO_ACCESS_REPORT else replace(m, version=v)).encode()
+                        for m in msgs)
         async with s.lock:
             await self._write(s, data)
 
@@ -347,6 +375,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drop-after", type=float, default=None, help="fault: drop each connection after S s")
     parser.add_argument("--silent-after", type=float, default=None, help="fault: go silent after S s")
     parser.add_argument("--reboot-after", type=float, default=None, help="fault: reboot once after S s")
+    parser.add_argument("--llrp-version", choices=("1.0.1", "1.1"), default="1.1",
+                        help="highest LLRP version the reader speaks (1.0.1: refuses version negotiation)")
 
 
 def build_world(args: argparse.Namespace) -> TagWorld:
@@ -367,7 +397,8 @@ def main(args: argparse.Namespace) -> int:
                     silent_after_s=args.silent_after, reboot_after_s=args.reboot_after, clock_2000=args.clock_2000)
 
     async def run() -> None:
-        sim = LLRPReaderSimulator(world, args.reader, args.host, args.port, faults, speed=args.speed)
+        sim = LLRPReaderSimulator(world, args.reader, args.host, args.port, faults, speed=args.speed,
+                                  max_version=VERSION_1_1 if args.llrp_version == "1.1" else VERSION_1_0_1)
         host, port = await sim.start()
         print(f"{host}:{port}", flush=True)
         stop = asyncio.Event()

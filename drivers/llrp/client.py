@@ -3,6 +3,11 @@
 One connection goes through the sequence of LLRP 1.1 §20.1 / rfid.md 1a:
 
 1. connect, then wait for the ConnectionAttemptEvent (send nothing before it);
+1b. version negotiation (LLRP 1.1 §9.1): GET_SUPPORTED_VERSION in a 1.1 header; a 1.1
+   reader answers with its current and highest version and SET_PROTOCOL_VERSION(2) switches
+   the connection to 1.1; a 1.0.1 reader answers with an ERROR_MESSAGE (M_UnsupportedVersion,
+   or M_UnsupportedMessage) and the client stays on 1.0.1.  A reader that drops the connection
+   or stays mute instead is remembered: later connections skip the negotiation;
 2. GET_READER_CAPABILITIES (power table, hop-table frequencies, antenna count);
 3. SET_READER_CONFIG with a periodic KeepaliveSpec and the event notifications, then
    ENABLE_EVENTS_AND_REPORTS (releases readers that hold reports after a reconnect);
@@ -33,7 +38,7 @@ from functools import lru_cache
 
 from drivers.backoff import Backoff
 from drivers.llrp.config import ClientConfig
-from drivers.llrp.constants import MessageType, StatusCode
+from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, MessageType, StatusCode
 from drivers.llrp.errors import LLRPError
 from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
@@ -44,6 +49,7 @@ from gateway.identity import Identifier
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 M = MessageType
+_VERSION_NAMES = {VERSION_1_0_1: "1.0.1", VERSION_1_1: "1.1"}
 CLOCK_UNSET_BEFORE_S = 1_262_304_000.0  # 2010-01-01: earlier reader timestamps mean the clock was never set
 _DONE = object()
 
@@ -104,7 +110,7 @@ class _Connection:
         self.last_rx = asyncio.get_running_loop().time()
         self.closed = asyncio.Event()
         self.error: str | None = None
-        self.version = 1
+        self.version = VERSION_1_0_1  # every connection starts in LLRP 1.0.1 until SET_PROTOCOL_VERSION
 
     async def pump(self) -> None:
         try:
@@ -134,10 +140,11 @@ class _Connection:
         self.writer.write(msg.encode())
 
     async def request(self, name: str, *params: Param, timeout: float, check: bool = True,
-                      **fields: int | bool) -> Message:
-        """Send a request and wait for the reply with the same message id."""
+                      version: int | None = None, **fields: int | bool) -> Message:
+        """Send a request and wait for the reply with the same message id (``version``: header
+        version for this one message, else the connection's)."""
         self.next_id += 1
-        msg = Message.make(name, self.next_id, *params, version=self.version, **fields)
+        msg = Message.make(name, self.next_id, *params, version=version or self.version, **fields)
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self.pending[msg.id] = fut
         self.send(msg)
@@ -174,6 +181,8 @@ class LLRPSource:
         self._attempt_event: asyncio.Future[int] | None = None
         self.reads_out = 0
         self.connections = 0
+        self.protocol_version = VERSION_1_0_1  # what the last connection negotiated
+        self._skip_negotiation = config.version == VERSION_1_0_1
         self.errors_ignored: list[str] = []  # ERROR_MESSAGEs and bad messages the client shrugged off
         self.reader_events: list[str] = []
 
@@ -260,7 +269,7 @@ class LLRPSource:
             await self._configure(conn)
             self.connections += 1
             self.backoff.reset()
-            self._status("connected", f"{cfg.host}:{cfg.port}")
+            self._status("connected", f"{cfg.host}:{cfg.port} LLRP {_VERSION_NAMES[conn.version]}")
             await self._watch(conn, pump)
         finally:
             if not pump.done():
@@ -268,8 +277,50 @@ class LLRPSource:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
 
+    async def _negotiate(self, conn: _Connection) -> None:
+        """LLRP 1.1 §9.1: switch the connection to 1.1 when the reader can; otherwise stay on 1.0.1."""
+        cfg, t = self.config, self.config.timeout_s
+        if self._skip_negotiation:
+            return
+        try:
+            # Both version messages go in a 1.1 header: a 1.0.1 reader rejects the header version itself.
+            reply = await conn.request("GET_SUPPORTED_VERSION", timeout=t, check=False, version=VERSION_1_1)
+        except LLRPSessionError as exc:
+            # The reader dropped the connection or stayed mute: a 1.0.1 reader that does not follow
+            # §9.1.  Remember it, so that later connections do not trip over the same question.
+            if cfg.version == VERSION_1_1:
+                raise
+            self._skip_negotiation = True
+            if conn.closed.is_set():
+                raise
+            self.errors_ignored.append(f"version negotiation: {exc}; using LLRP 1.0.1")
+            return
+        supported, detail = 0, reply.name
+        if reply.type == M.GET_SUPPORTED_VERSION_RESPONSE and reply.ok and reply.error is None:
+            current = int(reply.fields.get("CurrentVersion", 0))  # type: ignore[arg-type]
+            supported = int(reply.fields.get("SupportedVersion", 0))  # type: ignore[arg-type]
+            detail = f"SupportedVersion {supported}"
+            if supported >= VERSION_1_1:
+                if current == VERSION_1_1:
+                    conn.version = VERSION_1_1
+                    return
+                answer = await conn.request("SET_PROTOCOL_VERSION", timeout=t, check=False, version=VERSION_1_1,
+                                            ProtocolVersion=VERSION_1_1)
+                if answer.ok and answer.type == M.SET_PROTOCOL_VERSION_RESPONSE:
+                    conn.version = VERSION_1_1
+                    return
+                detail = f"SET_PROTOCOL_VERSION refused ({answer.name})"
+        # ERROR_MESSAGE (M_UnsupportedVersion / M_UnsupportedMessage), a malformed or failed answer,
+        # or a reader whose highest version is 1.0.1: stay on 1.0.1.
+        if cfg.version == VERSION_1_1:
+            raise LLRPSessionError(f"the reader does not speak LLRP 1.1 (GET_SUPPORTED_VERSION: {detail}) "
+                                   "and the URL asks for version=1.1")
+        self.errors_ignored.append(f"version negotiation: {detail}; using LLRP 1.0.1")
+
     async def _configure(self, conn: _Connection) -> None:
         cfg, t = self.config, self.config.timeout_s
+        await self._negotiate(conn)
+        self.protocol_version = conn.version
         caps = await conn.request("GET_READER_CAPABILITIES", timeout=t, RequestedData=0)
         power_index = self._learn_capabilities(caps)
         await conn.request("SET_READER_CONFIG", event_notification_spec(), keepalive_spec(cfg.keepalive_ms),
@@ -279,7 +330,7 @@ class LLRPSource:
         await conn.request("DELETE_ACCESSSPEC", timeout=t, check=False, AccessSpecID=0)
         await conn.request("DELETE_ROSPEC", timeout=t, check=False, ROSpecID=0)
         spec = streaming_rospec(cfg.rospec_id, cfg.antennas, cfg.report_n, cfg.report_ms, cfg.start_immediately,
-                                power_index, cfg.session, cfg.population, cfg.mode_id)
+                                power_index, cfg.session, cfg.population, cfg.mode_id, version=conn.version)
         await conn.request("ADD_ROSPEC", spec, timeout=t)
         await conn.request("ENABLE_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
         if not cfg.start_immediately:

@@ -17,6 +17,8 @@ timeout         seconds to wait for a connection or a response (5)
 rospec          ROSpec id (1234)
 mode            C1G2 RF mode identifier (reader default)
 backoff         reconnect backoff ``base,cap`` in seconds (``0.5,30``)
+version         ``auto`` (negotiate LLRP 1.1, fall back to 1.0.1), ``1.0.1`` (never negotiate)
+                or ``1.1`` (refuse a reader that cannot speak 1.1)
 ==============  ===========================================================================
 
 >>> c = ClientConfig.parse("llrp://10.0.0.5?antennas=1,2&power=27.5&report=250ms&keepalive=1000")
@@ -29,7 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from drivers.llrp.constants import DEFAULT_PORT
+from drivers.llrp.constants import DEFAULT_PORT, VERSION_1_0_1, VERSION_1_1
+
+# URL spelling -> header version number; None = negotiate (§9.1 of LLRP 1.1)
+VERSIONS: dict[str, int | None] = {"auto": None, "1.0.1": VERSION_1_0_1, "1.1": VERSION_1_1}
 
 
 class ConfigError(ValueError):
@@ -54,6 +59,7 @@ class ClientConfig:
     mode_id: int | None = None
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
+    version: int | None = None  # None: negotiate up to 1.1; 1: LLRP 1.0.1 only; 2: LLRP 1.1 required
 
     @property
     def dead_after_s(self) -> float | None:
@@ -69,7 +75,7 @@ class ClientConfig:
             raise ConfigError(f"{url!r}: expected llrp://host[:port]?...")
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         known = {"antennas", "power", "session", "population", "report", "start", "keepalive", "misses",
-                 "timeout", "rospec", "mode", "backoff"}
+                 "timeout", "rospec", "mode", "backoff", "version"}
         unknown = set(q) - known
         if unknown:
             raise ConfigError(f"{url!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -114,6 +120,9 @@ class ClientConfig:
                 base, cap = (float(x) for x in q["backoff"].split(","))
             except ValueError:
                 raise ConfigError(f"{url!r}: backoff=base,cap in seconds") from None
+        version_text = q.get("version", "auto").strip().lower()
+        if version_text not in VERSIONS:
+            raise ConfigError(f"{url!r}: version must be one of {', '.join(VERSIONS)}")
         power = num("power", float, -10.0, 40.0)
         session = num("session", int, 0, 3)
         mode = num("mode", int, 0, 2**32 - 1)
@@ -128,5 +137,10 @@ class ClientConfig:
             timeout_s=float(num("timeout", float, 0.05, 600.0) or 5.0),
             rospec_id=int(num("rospec", int, 1, 2**32 - 1) or 1234),
             mode_id=None if mode is None else int(mode),
-            backoff_base_s=base, backoff_cap_s=cap,
+            backoff_base_s=base, backoff_cap_s=cap, version=VERSIONS[version_text],
         )
+
+
+def check_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``): raises :class:`ConfigError`."""
+    ClientConfig.parse(url)

@@ -4,19 +4,29 @@ The streaming ROSpec (§11, rfid.md 1a step 6): start trigger Immediate (or Null
 START_ROSPEC), stop trigger Null, one AISpec over the antennas (``[0]`` = all) with a Null
 stop trigger, one C1G2 InventoryParameterSpec, and an ROReportSpec that reports every N
 tags (N >= 1: N = 0 means "never" on a compliant reader) or every N milliseconds (LLRP 1.1).
+A reader that only speaks LLRP 1.0.1 does not know the millisecond triggers: for it the
+period is rounded up to whole seconds (trigger 3), the nearest thing 1.0.1 has.
 
 >>> spec = streaming_rospec(1, antennas=(1, 2), report_every_n_tags=1)
 >>> spec.name, spec.fields["ROSpecID"], spec.first("AISpec").fields["AntennaIDs"]
 ('ROSpec', 1, (1, 2))
 >>> spec.first("ROReportSpec").fields
 {'Trigger': 1, 'N': 1}
+>>> report_spec(None, 1500, version=1).fields  # LLRP 1.0.1
+{'Trigger': 3, 'N': 2}
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from drivers.llrp.constants import AIR_PROTOCOL_EPC_C1G2, ReaderEventType, ROReportTrigger, ROSpecStartTriggerType
+from drivers.llrp.constants import (
+    AIR_PROTOCOL_EPC_C1G2,
+    VERSION_1_1,
+    ReaderEventType,
+    ROReportTrigger,
+    ROSpecStartTriggerType,
+)
 from drivers.llrp.params import Param
 
 ALL_CONTENT = {
@@ -36,8 +46,10 @@ def content_selector(pc: bool = True, crc: bool = False, **flags: bool) -> Param
 
 
 def report_spec(report_every_n_tags: int | None = 1, report_every_ms: int | None = None,
-                selector: Param | None = None) -> Param:
-    if report_every_ms is not None:
+                selector: Param | None = None, version: int = VERSION_1_1) -> Param:
+    if report_every_ms is not None and version < VERSION_1_1:
+        trigger, n = ROReportTrigger.N_SECONDS_OR_END_OF_AISPEC, max(1, -(-report_every_ms // 1000))
+    elif report_every_ms is not None:
         trigger, n = ROReportTrigger.N_MS_OR_END_OF_AISPEC, report_every_ms
     else:
         trigger, n = ROReportTrigger.N_TAGS_OR_END_OF_AISPEC, max(1, report_every_n_tags or 1)
@@ -64,7 +76,8 @@ def antenna_configuration(antenna: int, power_index: int | None = None, session:
 def streaming_rospec(rospec_id: int = 1, antennas: Sequence[int] = (0,), report_every_n_tags: int | None = 1,
                      report_every_ms: int | None = None, start_immediately: bool = True,
                      power_index: int | None = None, session: int | None = None,
-                     tag_population: int = 32, mode_id: int | None = None, priority: int = 0) -> Param:
+                     tag_population: int = 32, mode_id: int | None = None, priority: int = 0,
+                     version: int = VERSION_1_1) -> Param:
     start = ROSpecStartTriggerType.IMMEDIATE if start_immediately else ROSpecStartTriggerType.NULL
     boundary = Param.make(
         "ROBoundarySpec",
@@ -80,7 +93,7 @@ def streaming_rospec(rospec_id: int = 1, antennas: Sequence[int] = (0,), report_
                            ProtocolID=AIR_PROTOCOL_EPC_C1G2)
     aispec = Param.make("AISpec", Param.make("AISpecStopTrigger", Trigger=0, DurationTriggerValue=0), inventory,
                         AntennaIDs=ants)
-    return Param.make("ROSpec", boundary, aispec, report_spec(report_every_n_tags, report_every_ms),
+    return Param.make("ROSpec", boundary, aispec, report_spec(report_every_n_tags, report_every_ms, version=version),
                       ROSpecID=rospec_id, Priority=priority, CurrentState=0)
 
 

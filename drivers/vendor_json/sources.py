@@ -56,21 +56,35 @@ class _QueueSource:
             yield item  # type: ignore[misc]
 
 
+def _mqtt_url(url: str) -> tuple[str, int, str]:
+    """``(host, port, topic)`` of a vendor MQTT URL; ``ValueError`` names what is missing."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url!r}: no broker host")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        raise ValueError(f"{url!r}: bad port") from None
+    topic = unquote(parts.path.lstrip("/"))
+    if url.endswith("#"):
+        topic += "#"  # '#' starts a URL fragment: put the MQTT wildcard back
+    if not topic:
+        raise ValueError(f"{url!r}: no topic")
+    return parts.hostname, port, topic
+
+
+def check_mqtt_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``)."""
+    _mqtt_url(url)
+
+
 class MQTTJsonSource(_QueueSource):
     """``<scheme>://host[:1883]/topic/with/#`` : subscribe and map every message."""
 
     def __init__(self, source_id: str, url: str, mapper: Mapper) -> None:
         super().__init__(source_id, mapper)
         parts = urlsplit(url)
-        if not parts.hostname:
-            raise ValueError(f"{url!r}: no broker host")
-        self.host, self.port = parts.hostname, parts.port or 1883
-        topic = unquote(parts.path.lstrip("/"))
-        if url.endswith("#"):
-            topic += "#"  # '#' starts a URL fragment: put the MQTT wildcard back
-        if not topic:
-            raise ValueError(f"{url!r}: no topic")
-        self.topic = topic
+        self.host, self.port, self.topic = _mqtt_url(url)
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self._client: Any = None

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from drivers.registry import CAMERA_SCHEMES, READER_SCHEMES, scheme_of
+from drivers.registry import CAMERA_SCHEMES, READER_SCHEMES, scheme_of, validate_url
 from gateway.config.common import Section, TopicSegment
 from gateway.config.enrichment import EnrichmentConfig
 from gateway.config.lane_engine import LaneEngineConfig
@@ -36,7 +36,8 @@ class AntennaConfig(Section):
 class ReaderConfig(Section):
     id: TopicSegment
     url: str = Field(description="llrp://host:5084, mercury:///dev/ttyUSB0?baud=115200, serial-ascii://..., "
-                     "impinj-iot+http://..., impinj-iot+mqtt://host/topic, zebra-iot+mqtt://host/topic")
+                     "impinj-iot+http://..., impinj-iot+mqtt://host/topic, impinj-iot+webhook://0.0.0.0:8081/path, "
+                     "zebra-iot+mqtt://host/topic")
     antennas: dict[int, AntennaConfig] = Field(
         default_factory=lambda: {1: AntennaConfig()},
         description="antenna port -> zone; reads from ports not listed here are ignored",
@@ -50,6 +51,7 @@ class ReaderConfig(Section):
         scheme = scheme_of(value)
         if scheme not in READER_SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r} (known: {', '.join(sorted(READER_SCHEMES))})")
+        validate_url(value)  # the driver's own parameter checks (ValueError subclasses, named by key path)
         return value
 
     @field_validator("antennas")

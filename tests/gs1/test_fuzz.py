@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.gs1 import LENIENT, GS1ParseError, parse
 from gateway.gs1.parser import FORMS
 from tests.support.fuzz import FUZZ_EXAMPLES
+
+pytestmark = pytest.mark.fuzz  # ./run.sh fuzz (-m fuzz, the long profile) must include the GS1 parser
 
 # Text biased towards GS1 syntax so that the fuzzer gets deep into every parser.
 _PIECES = st.sampled_from(["01", "09506000134352", "17", "10", "21", "(", ")", "\\(", "\x1d", "^", "]C1", "]E0",

@@ -9,13 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_simulate_then_read_json() -> None:
+@pytest.mark.parametrize("version", ["1.1", "1.0.1"])
+def test_simulate_then_read_json(version: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     sim = subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "rfid-llrp", "--host", "127.0.0.1",
-                            "--port", "0", "--tags", "5", "--rate", "300"],
+                            "--port", "0", "--tags", "5", "--rate", "300", "--llrp-version", version],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
         assert sim.stdout is not None
@@ -31,7 +34,7 @@ def test_simulate_then_read_json() -> None:
         first = lines[0]
         assert first["carrier"] == "rfid" and first["antenna"] == 1 and first["key_type"] == "sgtin"
         assert len(first["epc_hex"]) == 24 and first["rssi_dbm"] is not None
-        assert "connected" in out.stderr
+        assert "connected" in out.stderr and f"LLRP {version}" in out.stderr  # negotiated, or fell back
     finally:
         sim.send_signal(signal.SIGTERM)
         try:

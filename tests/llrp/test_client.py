@@ -14,6 +14,7 @@ from drivers.llrp.constants import MessageType
 from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message, decode_body
 from drivers.llrp.params import Param
+from drivers.llrp.reports import TagReport
 from drivers.registry import open_source as registry_open
 from gateway.reads import SourceEvent
 from simulators.llrp_sim import Faults, LLRPReaderSimulator
@@ -24,9 +25,10 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "llrp"
 
 
 def run(body: Callable[[LLRPReaderSimulator], Awaitable[None]], faults: Faults | None = None,
-        world: TagWorld | None = None) -> None:
+        world: TagWorld | None = None, max_version: int = 2) -> None:
     async def main() -> None:
-        async with LLRPReaderSimulator(world or TagWorld.steady("r", 10, 500.0), "r", faults=faults) as sim:
+        async with LLRPReaderSimulator(world or TagWorld.steady("r", 10, 500.0), "r", faults=faults,
+                                       max_version=max_version) as sim:
             await body(sim)
 
     asyncio.run(asyncio.wait_for(main(), 60))
@@ -53,8 +55,11 @@ def test_reads_flow_and_clean_shutdown() -> None:
         assert r.frequency_khz in (865_700, 866_300, 866_900, 867_500)
         assert r.source_time is not None and abs(r.source_time - r.host_time) < 60
         assert [s.state for s in statuses(events)][:2] == ["starting", "connected"]
-        assert sim.received[:7] == ["GET_READER_CAPABILITIES", "SET_READER_CONFIG", "ENABLE_EVENTS_AND_REPORTS",
-                                    "DELETE_ACCESSSPEC", "DELETE_ROSPEC", "ADD_ROSPEC", "ENABLE_ROSPEC"]
+        requests = [name for name in sim.received if name != "KEEPALIVE_ACK"]  # acks interleave at any time
+        assert requests[:9] == ["GET_SUPPORTED_VERSION", "SET_PROTOCOL_VERSION", "GET_READER_CAPABILITIES",
+                                    "SET_READER_CONFIG", "ENABLE_EVENTS_AND_REPORTS", "DELETE_ACCESSSPEC",
+                                    "DELETE_ROSPEC", "ADD_ROSPEC", "ENABLE_ROSPEC"]
+        assert src.protocol_version == 2 and "LLRP 1.1" in statuses(events)[1].detail
         assert sim.received[-3:] == ["DISABLE_ROSPEC", "DELETE_ROSPEC", "CLOSE_CONNECTION"]
         assert not sim.model.rospecs  # the client cleaned up after itself
 
@@ -183,6 +188,152 @@ def test_config_parsing_errors() -> None:
     assert ClientConfig.parse("llrp://h:1?report=2s").report_ms == 2000
 
 
+# -- protocol version negotiation (LLRP 1.1 §9.1) ------------------------------------------------
+
+
+def test_version_negotiation_with_a_1_1_reader_switches_every_header_to_1_1() -> None:
+    seen_versions: list[int] = []
+
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "report=100ms&keepalive=200"))
+        real_handle = sim.model.handle
+
+        def spy(msg: Message, now: float) -> list[Message]:
+            seen_versions.append(msg.version)
+            return real_handle(msg, now)
+
+        sim.model.handle = spy  # type: ignore[method-assign]
+        events = await collect(src, until=lambda ev: len(reads_of(ev)) >= 10
+                               and sim.received.count("KEEPALIVE_ACK") >= 1, timeout=15)
+        spec = sim.model.rospecs[1234].spec
+        await src.close()
+        assert src.protocol_version == 2 and sim.model.version == 2
+        assert sim.received[:2] == ["GET_SUPPORTED_VERSION", "SET_PROTOCOL_VERSION"]  # before any keepalive
+        assert set(seen_versions) == {2}  # every request after the switch, and both version messages
+        assert spec.first("ROReportSpec").fields == {"Trigger": 5, "N": 100}  # type: ignore[union-attr]
+        assert len(reads_of(events)) >= 10 and not [e for e in src.errors_ignored if "version" in e]
+
+    run(body)
+
+
+def test_version_negotiation_falls_back_to_1_0_1_on_a_1_0_1_reader() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "report=1500ms&keepalive=200"))
+        events = await collect(src, until=lambda ev: len(reads_of(ev)) >= 10
+                               and sim.received.count("KEEPALIVE_ACK") >= 1, timeout=15)
+        spec = sim.model.rospecs[1234].spec
+        await src.close()
+        assert src.protocol_version == 1 and sim.model.version == 1
+        # the reader refused the 1.1 header with M_UnsupportedVersion; no SET_PROTOCOL_VERSION followed
+        assert sim.received[:2] == ["GET_SUPPORTED_VERSION", "GET_READER_CAPABILITIES"]
+        assert "SET_PROTOCOL_VERSION" not in sim.received
+        assert any("version negotiation: ERROR_MESSAGE" in e for e in src.errors_ignored)
+        # LLRP 1.0.1 has no millisecond report trigger: 1500 ms became "every 2 seconds"
+        assert spec.first("ROReportSpec").fields == {"Trigger": 3, "N": 2}  # type: ignore[union-attr]
+        assert len(reads_of(events)) >= 10 and sim.connections == 1
+        assert "LLRP 1.0.1" in next(s for s in statuses(events) if s.state == "connected").detail
+
+    run(body, max_version=1)
+
+
+def test_version_1_0_1_in_the_url_skips_negotiation_and_1_1_refuses_an_old_reader() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "version=1.0.1"))
+        reads = reads_of(await collect(src, reads=5))
+        await src.close()
+        assert len(reads) >= 5 and src.protocol_version == 1
+        assert "GET_SUPPORTED_VERSION" not in sim.received
+        strict = open_source("d", url(sim, "version=1.1"))
+        events = await collect(strict, until=lambda ev: any(s.state == "reconnecting" for s in statuses(ev)))
+        await strict.close()
+        [retry, *_] = [s for s in statuses(events) if s.state == "reconnecting"]
+        assert "does not speak LLRP 1.1" in retry.detail and reads_of(events) == []
+
+    run(body, max_version=1)
+
+
+def test_a_reader_that_drops_the_connection_on_version_negotiation_is_remembered() -> None:
+    """Some 1.0.1 firmwares close the socket on an unknown header version instead of answering."""
+
+    async def body(sim: LLRPReaderSimulator) -> None:
+        real_handle = sim.model.handle
+
+        def rude(msg: Message, now: float) -> list[Message]:
+            if msg.type == MessageType.GET_SUPPORTED_VERSION:
+                sim.drop()
+                return []
+            return real_handle(msg, now)
+
+        sim.model.handle = rude  # type: ignore[method-assign]
+        src = open_source("d", url(sim))
+        events = await collect(src, reads=5, timeout=15)
+        await src.close()
+        assert len(reads_of(events)) >= 5 and src.protocol_version == 1
+        assert sim.received.count("GET_SUPPORTED_VERSION") == 1 and sim.connections == 2
+
+    run(body, max_version=1)
+
+
+# -- bad input from a live reader ----------------------------------------------------------------
+
+NOT_AN_EPC = bytes.fromhex("de00beef0011223344556677")  # header 0xDE: no EPC scheme; random bytes to the codec
+
+
+async def _until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if pred():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def test_live_client_survives_malformed_truncated_and_garbage_messages() -> None:
+    """What a broken reader can send, in order of severity; each is counted, none loses a good read."""
+
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=1000"))
+        events: list[SourceEvent] = []
+
+        async def consume() -> None:
+            async for ev in src.events():
+                events.append(ev)
+
+        task = asyncio.create_task(consume())
+        await _until(lambda: len(reads_of(events)) >= 5)
+        # 1. message length right, body wrong (a TagReportData whose EPC-96 is cut short): the stream
+        #    keeps its sync, the report is counted as bad, the connection stays up;
+        lying = bytes.fromhex("043d00000010" "00000007" "00f00040" "8d00")
+        # 2. a message type nobody knows, and an ERROR_MESSAGE whose LLRPStatus is garbage;
+        unknown = Message(777, 5, raw=b"\x01\x02\x03").encode()
+        error = Message(100, 6, raw=b"\x01\x1f\x00\x03").encode()
+        # 3. random bytes where the EPC should be: delivered as a raw read with the reason, not dropped.
+        random_epc = Message(61, 8, {}, (TagReport(epc=NOT_AN_EPC, antenna=1, peak_rssi=-50).to_param(),)).encode()
+        assert await sim.inject(lying + unknown + error + random_epc)
+        await _until(lambda: any(r.raw == NOT_AN_EPC.hex() for r in reads_of(events)))
+        [odd] = [r for r in reads_of(events) if r.raw == NOT_AN_EPC.hex()]
+        assert odd.identifier is None and odd.error and odd.channel == "1"
+        assert sim.connections == 1
+        assert any(e.startswith("bad report") for e in src.errors_ignored)
+        assert any("UNKNOWN_777" in e or "ERROR_MESSAGE" in e for e in src.errors_ignored)
+        # 4. bytes that cannot be LLRP at all (a length below the 10-byte header): sync is lost, so
+        #    the client drops the connection and reconnects; reads resume.
+        before = len(reads_of(events))
+        assert await sim.inject(b"\x04\x3d\x00\x00\x00\x03garbage")
+        await _until(lambda: sim.connections >= 2 and len(reads_of(events)) > before + 5)
+        retry = next(s for s in statuses(events) if s.state == "reconnecting")
+        assert "FramingError" in retry.detail
+        # 5. a message cut short by the reader dying mid-write: the half message is dropped with the connection.
+        before = len(reads_of(events))
+        assert await sim.inject(Message.make("KEEPALIVE", 99).encode()[:6])
+        sim.drop()
+        await _until(lambda: sim.connections >= 3 and len(reads_of(events)) > before + 5)
+        await src.close()
+        await asyncio.wait_for(task, 5)
+        assert src.reads_out == len(reads_of(events))  # every decoded read reached the consumer
+
+    run(body)
+
+
 # -- golden captures replayed by a fake reader over a real socket --------------------------------
 
 
@@ -198,7 +349,10 @@ def test_client_against_replayed_real_captures() -> None:
         framer = LLRPFramer()
         while data := await reader.read(65536):
             for msg in framer.feed(data):
-                if msg.type == MessageType.GET_READER_CAPABILITIES:
+                if msg.version != 1:  # an Impinj Speedway speaks LLRP 1.0.1 only
+                    status = Param.make("LLRPStatus", Status=110, ErrorDescription="unsupported version")
+                    writer.write(Message(100, msg.id, {}, (status,)).encode())
+                elif msg.type == MessageType.GET_READER_CAPABILITIES:
                     writer.write(decode_body(11, caps, msg.id).encode())
                 elif msg.type == MessageType.ENABLE_ROSPEC:
                     writer.write(Message(34, msg.id, raw=ok).encode())

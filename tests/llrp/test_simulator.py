@@ -167,3 +167,55 @@ def test_get_report_flushes_held_reports() -> None:
         peer.close()
 
     run(body)
+
+
+def test_llrp_1_1_reader_negotiates_per_connection() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        peer = await hello(sim)
+        reply = await peer.request(Message.make("GET_SUPPORTED_VERSION", 1, version=2))
+        assert (reply.name, reply.id, reply.ok) == ("GET_SUPPORTED_VERSION_RESPONSE", 1, True)
+        assert reply.fields == {"CurrentVersion": 1, "SupportedVersion": 2}  # every connection starts in 1.0.1
+        # a 1.1 header before the switch is refused; so is a version the reader does not have
+        reply = await peer.request(Message.make("GET_ROSPECS", 2, version=2))
+        assert (reply.name, reply.id, reply.status.fields["Status"]) == ("ERROR_MESSAGE", 2, 110)  # type: ignore[union-attr]
+        reply = await peer.request(Message.make("SET_PROTOCOL_VERSION", 3, version=2, ProtocolVersion=3))
+        assert (reply.name, reply.status.fields["Status"]) == ("SET_PROTOCOL_VERSION_RESPONSE", 110)  # type: ignore[union-attr]
+        reply = await peer.request(Message.make("SET_PROTOCOL_VERSION", 4, version=2, ProtocolVersion=2))
+        assert (reply.name, reply.id, reply.ok) == ("SET_PROTOCOL_VERSION_RESPONSE", 4, True)
+        reply = await peer.request(Message.make("GET_ROSPECS", 5, version=2))
+        assert (reply.name, reply.version, reply.ok) == ("GET_ROSPECS_RESPONSE", 2, True)
+        reply = await peer.request(Message.make("GET_ROSPECS", 6, version=1))  # now 1.0.1 is the wrong one
+        assert (reply.name, reply.status.fields["Status"]) == ("ERROR_MESSAGE", 110)  # type: ignore[union-attr]
+        # the millisecond report trigger is LLRP 1.1: accepted on this connection
+        assert (await peer.request(Message.make("ADD_ROSPEC", 7, streaming_rospec(9, report_every_n_tags=None,
+                                                                                  report_every_ms=50),
+                                                version=2))).ok
+        assert (await peer.request(Message.make("CLOSE_CONNECTION", 8, version=2))).ok
+        assert await peer.closed()
+        again = await hello(sim)  # a new connection starts in 1.0.1 again
+        reply = await again.request(Message.make("GET_SUPPORTED_VERSION", 9, version=2))
+        assert reply.fields == {"CurrentVersion": 1, "SupportedVersion": 2}
+        again.close()
+
+    run(body)
+
+
+def test_llrp_1_0_1_reader_refuses_version_messages_and_1_1_triggers() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        peer = await hello(sim)
+        reply = await peer.request(Message.make("GET_SUPPORTED_VERSION", 1, version=2))
+        assert (reply.name, reply.id, reply.version) == ("ERROR_MESSAGE", 1, 1)
+        assert reply.status is not None and reply.status.fields["Status"] == 110  # M_UnsupportedVersion
+        reply = await peer.request(Message.make("GET_SUPPORTED_VERSION", 2))  # a 1.0.1 header: unknown type
+        assert (reply.name, reply.status.fields["Status"]) == ("ERROR_MESSAGE", 109)  # type: ignore[union-attr]
+        reply = await peer.request(Message.make("SET_PROTOCOL_VERSION", 3, ProtocolVersion=2))
+        assert (reply.name, reply.status.fields["Status"]) == ("ERROR_MESSAGE", 109)  # type: ignore[union-attr]
+        reply = await peer.request(Message.make("ADD_ROSPEC", 4, streaming_rospec(9, report_every_n_tags=None,
+                                                                                  report_every_ms=50)))
+        assert (reply.name, reply.status.fields["Status"]) == ("ADD_ROSPEC_RESPONSE", 201)  # type: ignore[union-attr]
+        assert (await peer.request(Message.make("ADD_ROSPEC", 5, streaming_rospec(9, report_every_n_tags=None,
+                                                                                  report_every_ms=50,
+                                                                                  version=1)))).ok
+        peer.close()
+
+    run(body, max_version=1)
