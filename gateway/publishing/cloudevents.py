@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from gateway.publishing.payloads import Payload
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -57,9 +59,56 @@ def envelope(*, type_prefix: str, kind: str, source: str, id: str, time: str, sc
     return encode_json(head)
 
 
-#: compact UTF-8 JSON; one encoder instance (``json.dumps`` with options builds one per call)
+#: the fallback for what orjson refuses (integers beyond 64 bits, non-string keys)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+class RawJson:
+    """JSON that is already serialised, e.g. the EPCIS document that the observation and the enriched
+    record both carry: :func:`encode_json` copies these bytes instead of encoding the structure again.
+
+    Deliberately not a dataclass: orjson would serialise a dataclass field by field instead of asking
+    :func:`_default`.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"RawJson({len(self.data)} bytes)"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, RawJson):
+        return orjson.Fragment(value.data)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def encode_json(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    """Compact UTF-8 JSON (non-ASCII characters kept as they are).
+
+    orjson does this about ten times faster than the standard library (the envelopes were most of the
+    per-message CPU after SQLite).  What orjson refuses (integers beyond 64 bits, non-string keys)
+    goes through the standard encoder, with the same compact output.
+
+    >>> encode_json({"a": [1, 2.5, None], "doc": RawJson(b'{"type":"EPCISDocument"}')})
+    b'{"a":[1,2.5,null],"doc":{"type":"EPCISDocument"}}'
+    >>> encode_json({1: 2**70})
+    b'{"1":1180591620717411303424}'
+    """
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError:
+        return _ENCODER.encode(_thaw(value)).encode("utf-8")
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, RawJson):
+        return json.loads(value.data)
+    if isinstance(value, dict):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value

@@ -115,7 +115,9 @@ def _mark_epcis(node: Any) -> None:
 # channel id -> (address, schema id(s), direction, retain, expiry class, description)
 CHANNELS: dict[str, tuple[str, list[str], str, bool, str]] = {
     "status": ("{base}/ops/{site}/{gw}/status", ["bx.status.v1"], "send", True,
-               "Birth (online) after every CONNACK, Last Will (offline, reason lwt), offline on graceful stop."),
+               "Birth (online) after every CONNACK, Last Will (offline, reason lwt), offline on graceful stop; "
+               "re-published when a reader or camera changes state (sources, reason source) or the outbox "
+               "had to drop or refuse messages (outbox, reason degraded)."),
     "capabilities": ("{base}/ops/{site}/{gw}/capabilities", ["bx.capabilities.v1"], "send", True,
                      "Lanes, read points, schema ids and the AsyncAPI URL."),
     "laneState": ("{base}/ops/{site}/{gw}/lane/{lane}/state", ["bx.lane-state.v1"], "send", True,

@@ -217,7 +217,8 @@ class MqttLink:
 
     def stop(self, offline: bytes | None = None, timeout: float = 5.0) -> None:
         """Graceful stop: publish ``offline`` (retained) on the Will topic, then DISCONNECT."""
-        self._stopping = True
+        with self._lock:  # a fallback in progress then leaves the client alone
+            self._stopping = True
         if offline is not None and self.will is not None and self.connected.is_set():
             info = self._client.publish(self.will.topic, offline, qos=1, retain=True,
                                         properties=self._json_props() if self.protocol == "5" else None)
@@ -240,7 +241,10 @@ class MqttLink:
             self.last_error = str(reason)
             log.warning("MQTT connect to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason)
             if self.cfg.protocol == "auto" and self.protocol == "5" and reason.value in _UNSUPPORTED_PROTOCOL:
-                threading.Thread(target=self._fall_back, name="mqtt-fallback", daemon=True).start()
+                # Decided here, in paho's thread, so that another refusal before the switch starts no
+                # second fallback; the switch itself must run elsewhere (loop_stop joins this thread).
+                self.protocol = "3.1.1"
+                threading.Thread(target=self._fall_back, args=(client,), name="mqtt-fallback", daemon=True).start()
             return
         self.connects += 1
         self.last_error = None
@@ -258,14 +262,21 @@ class MqttLink:
         if self.on_connected is not None:
             self.on_connected()
 
-    def _fall_back(self) -> None:
-        log.warning("broker refused MQTT 5: falling back to MQTT 3.1.1")
-        old = self._client
+    def _fall_back(self, old: mqtt.Client) -> None:
+        """Replace the MQTT 5 client by a 3.1.1 one (same id, Will, subscriptions) and connect again.
+
+        Under 3.1.1 nothing changes for the consumers but the MQTT 5 properties: publications carry
+        no user properties, content type, expiry or correlation data (the payloads are self-describing
+        CloudEvents JSON), the Will has no delay, command replies put ``correlationId`` in the body,
+        and the persistent session is ``clean session = false``.
+        """
+        log.warning("broker %s:%d refused MQTT 5: falling back to MQTT 3.1.1", self.cfg.host, self.cfg.port)
         old.loop_stop()
-        self.protocol = "3.1.1"
-        self._client = self._make_client()
-        if not self._stopping:
-            self.start()
+        with self._lock:
+            if self._stopping:
+                return
+            self._client = self._make_client()
+        self.start()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Properties | None) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 import logging
 import sqlite3
 import threading
@@ -32,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,13 @@ BEGIN
     ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value), updated = excluded.updated;
 END;
 """
-_PROPS = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _props_json(props: Mapping[str, object]) -> str:
+    """The stored form of a message's MQTT 5 properties (flat strings and numbers: orjson, compact)."""
+    return orjson.dumps(props).decode("utf-8")
+
+
 AUTOCHECKPOINT_PAGES = 20_000  # 80 MB of WAL: only reached when nobody calls Outbox.checkpoint()
 _INSERT = ("INSERT INTO outbox (topic, payload, qos, retain, props, lane, created, counter_key, counter_value) "
            "VALUES ")
@@ -104,14 +111,15 @@ class Outbox:
     reads with :meth:`take`, which serves rows committed by this process from memory (no SELECT,
     no JSON decoding) and falls back to SQLite for anything older, e.g. rows left by a previous run;
     :meth:`pending` always reads SQLite.  Acknowledgements may be deferred (``ack(ids, defer=True)``):
-    their DELETE then rides along with the next :meth:`put`'s transaction (one commit instead of
-    two) or is committed by :meth:`flush_acks`; until then the rows still count in :meth:`depth`
-    and a crash only means they are sent again, with the same ids.
+    their DELETE is committed in batches by :meth:`flush_acks` (the publisher's sender thread, off the
+    writers' path) or, when nobody flushes, by the next :meth:`put` once :attr:`DELETE_BATCH` are
+    waiting; until then the rows still count in :meth:`depth` and a crash only means they are sent
+    again, with the same ids.
     """
 
     #: rows kept in memory for :meth:`take` before it falls back to reading SQLite
     MEMORY_ROWS = 20_000
-    #: deferred acknowledgements ride along with a :meth:`put` once this many are waiting
+    #: a :meth:`put` first deletes the deferred acknowledgements once this many are waiting
     DELETE_BATCH = 256
 
     def __init__(self, path: Path, *, max_messages: int = 200_000, max_age_s: float = 7 * 86_400,
@@ -186,7 +194,7 @@ class Outbox:
         ids: list[int] = []
         now = self._clock()
         extra = list((counters or {}).items())
-        rows = [(m.topic, m.payload, m.qos, int(m.retain), _PROPS(m.props), m.lane, m.created or now,
+        rows = [(m.topic, m.payload, m.qos, int(m.retain), _props_json(m.props), m.lane, m.created or now,
                  *(extra.pop() if extra else (None, None))) for m in messages]
         if extra:
             raise ValueError(f"more counters than messages: {len(counters or {})} for {len(messages)}")
@@ -369,7 +377,7 @@ class Outbox:
                 "SELECT id, topic, payload, qos, retain, props, lane, created FROM outbox WHERE id > ? "
                 "ORDER BY id LIMIT ?", (after, limit)).fetchall()
         return [OutboxMessage(topic=r[1], payload=bytes(r[2]), qos=int(r[3]), retain=bool(r[4]),
-                              props=json.loads(r[5]), lane=r[6], id=int(r[0]), created=float(r[7]))
+                              props=orjson.loads(r[5]), lane=r[6], id=int(r[0]), created=float(r[7]))
                 for r in rows]
 
     def depth(self) -> int:

@@ -33,17 +33,34 @@ class Payload(BaseModel):
 # -- ops: status, capabilities, lane state, passage lifecycle ---------------------------------------
 
 
+SourceHealthState = Literal["ok", "degraded", "down", "connecting"]
+
+
+class SourceHealth(Payload):
+    """One reader or camera as the status topic shows it (driver states folded into four)."""
+
+    state: SourceHealthState = Field(
+        description="ok: delivering; degraded: connected but reporting trouble; down: not delivering "
+        "(failed, stopped, or waiting to reconnect); connecting: starting up")
+    detail: str | None = Field(None, description="the driver's words, without identifiers or credentials")
+    since: str = Field(description="when the source entered this state")
+
+
 class Status(Payload):
-    """Retained on ``ops/{site}/{gw}/status``: birth, graceful stop and Last Will."""
+    """Retained on ``ops/{site}/{gw}/status``: birth, graceful stop, Last Will, and every change of a
+    source's state or of the outbox's health."""
 
     state: Literal["online", "offline"]
     site: str
     gateway: str
     time: str | None = Field(None, description="when this status was published (absent in the Last Will)")
-    reason: Literal["lwt", "shutdown", "startup", "degraded"] | None = None
+    reason: Literal["lwt", "shutdown", "startup", "degraded", "source"] | None = Field(
+        None, description="why it was published: source = a reader or camera changed state")
     software: str | None = None
     schemas: list[str] = Field(default_factory=list, description="payload schema ids this gateway emits")
     outbox: dict[str, float] | None = Field(None, description="depth, oldestAgeS, dropped (when degraded)")
+    sources: dict[str, SourceHealth] | None = Field(
+        None, description="reader/camera id -> health, for every source that reported since start-up")
 
 
 class LaneInfo(Payload):

@@ -11,16 +11,36 @@ Usage (from the service)::
 
 Every ``publish_*`` call commits its messages to the SQLite outbox (one statement) and then hands
 them to paho in row order (per-lane order follows), from the calling thread when no other thread
-is sending, else through the sender thread.  A row is deleted after its PUBACK (the deletions are
-batched into later commits: until then a crash only re-sends, with the same ids).  After a broker
-outage paho re-sends what was in flight; after a crash the next start replays every row still on
-disk, byte for byte.  With ``durability="group"`` a call only queues its messages and the sender
-thread commits everything queued meanwhile in one statement before publishing it (group commit:
-nothing is published before it is on disk, but a SIGKILL loses the last few milliseconds of
-calls that had returned).
+is sending, else through the sender thread.  A row is deleted after its PUBACK: the sender thread
+commits the deletions in batches (SQLite runs without the GIL, so a batch overlaps with the next
+call's Python work); until then a crash only re-sends, with the same ids.  After a broker outage
+paho re-sends what was in flight; after a crash the next start replays every row still on disk,
+byte for byte, in row order.
 
-The hot path builds wire-form dicts directly (no pydantic); :mod:`payloads` stays the contract,
-and the tests validate every payload against the committed schemas generated from it.
+Durability, and what it costs (``benchmarks/bench_publishing.py`` measures both modes against a
+bare paho QoS 1 loop in the same run):
+
+* ``durability="call"`` (the default; configured by ``mqtt.outbox.durability``): a call returns
+  once its messages are committed.  Every guarantee holds at the call boundary: a passage whose
+  ``publish_*`` returned survives a SIGKILL the next instant.  One SQLite commit per call.
+* ``durability="group"``: a call only queues its messages; the sender thread commits everything
+  queued meanwhile in one statement, then publishes it (group commit).  Nothing is published before
+  it is on disk, ids and order are the same, but a SIGKILL loses the calls of the last few
+  milliseconds that had returned and were not committed yet -- as it loses the reads the lane
+  engine was holding in memory anyway.  It spends less CPU per message (fewer commits, and the
+  caller only builds), so choose it when the publishing rate matters more than that window.
+
+Where the CPU goes (per enriched record of 4 messages): building the EPCIS events and their CBV
+hash, the CloudEvents and the projections (wire-form dicts, no pydantic; JSON by orjson, the EPCIS
+document serialised once and embedded as bytes in the observation and every enriched revision),
+one SQLite commit, and paho (MQTT 5 properties pre-encoded, :class:`~.mqtt_client.PackedProperties`).
+:mod:`payloads` stays the contract, and the tests validate every payload against the committed
+schemas generated from it.
+
+The retained status (``ops/{site}/{gw}/status``) also carries the health of every reader and camera
+(:meth:`publish_source_status`: ok / degraded / down / connecting, a sanitised detail and since
+when), re-published whenever one changes state, and the outbox's figures once it had to drop or
+refuse messages (``reason: degraded``; also logged and counted in ``outbox.stats``).
 
 Which messages a call produces:
 
@@ -33,6 +53,8 @@ Which messages a call produces:
   projection on ``{sps|cites}/.../referral/{lane}`` when routing names that agency, and the ops
   decision (passage topic + lane state).
 * :meth:`publish_lane_state`: the retained lane state (open / closed / fault).
+* :meth:`publish_source_status`: the retained gateway status with ``sources`` (not through the
+  outbox: it is state, and the birth after the next CONNACK carries the latest).
 """
 
 from __future__ import annotations
@@ -58,9 +80,12 @@ from gateway.publishing.payloads import (
     Capabilities,
     CommandResponse,
     LaneInfo,
+    SourceHealth,
+    SourceHealthState,
     Status,
 )
 from gateway.publishing.projections import project
+from gateway.publishing.redact import safe_detail
 from gateway.publishing.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -71,8 +96,8 @@ SPS_AGENCIES = frozenset({"SPS", "VET", "PHYTO", "PLANT", "ANIMAL", "FOOD", "FEE
 CITES_AGENCIES = frozenset({"CITES"})
 ACK_LINGER_S = 0.005  # sender's poll while messages are in flight; commits deferred deletions after this pause
 FLUSH_IDLE_S = 0.05  # the sender commits deferred deletions once writers paused this long ...
-MAX_DEFERRED_ACKS = 10_000  # ... or this many are waiting
-CHECKPOINT_S = 0.25  # the sender checkpoints the outbox's WAL this often (writers never do)
+SENDER_DELETE_BATCH = 128  # ... or this many are waiting (before a writer's put would have to: see Outbox.put)
+CHECKPOINT_S = 1.0  # the sender checkpoints the outbox's WAL this often (writers never do; each one fsyncs)
 CommandHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -82,7 +107,7 @@ class Publisher:
     def __init__(self, *, mqtt: MqttConfig, site: str, gateway: str, lanes: Mapping[str, EpcisContext],
                  outbox_path: Path, lane_names: Mapping[str, str | None] | None = None,
                  client_id: str | None = None, software: str = SOFTWARE, window: int = 1000,
-                 max_inflight: int = 100, durability: Literal["call", "group"] = "call",
+                 max_inflight: int = 100, durability: Literal["call", "group"] | None = None,
                  asyncapi_url: str | None = None) -> None:
         self.cfg = mqtt
         self.site, self.gateway = site, gateway
@@ -92,7 +117,7 @@ class Publisher:
         self.software = software
         self.asyncapi_url = asyncapi_url
         self.window = window
-        self.durability = durability
+        self.durability = durability or mqtt.outbox.durability  # argument, else mqtt.outbox.durability
         self._queue: collections.deque[tuple[list[OutboxMessage], Mapping[str, int] | None]] = collections.deque()
         self.outbox = Outbox(outbox_path, max_messages=mqtt.outbox.max_messages,
                              max_age_s=mqtt.outbox.max_age_s, when_full=mqtt.outbox.when_full,
@@ -109,8 +134,10 @@ class Publisher:
         self._stopping = threading.Event()
         self._sender: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._observed: collections.OrderedDict[str, PassageEvents] = collections.OrderedDict()
+        # passage id -> its EPCIS events and their document, serialised once (observation, every revision)
+        self._observed: collections.OrderedDict[str, tuple[PassageEvents, ce.RawJson]] = collections.OrderedDict()
         self._lane_state: dict[str, dict[str, Any]] = {}
+        self._sources: dict[str, SourceHealth] = {}  # reader/camera id -> health (under _lock)
         self._lanes: dict[str, _Lane] = {}
         self._commands: dict[str, CommandHandler] = {"ping": lambda _: {"pong": True}}
         self.rejected_by_broker = 0
@@ -186,7 +213,7 @@ class Publisher:
 
         Sent once per passage: the first call fixes the core event (with the MRNs known then).
         """
-        events, messages = self._observation(passage, mrns, _summary(passage))
+        events, _, messages = self._observation(passage, mrns, _summary(passage))
         if messages:
             self._store(messages)
         return events.event_hash if events else None
@@ -204,8 +231,8 @@ class Publisher:
         blocks = wire_blocks(result)
         mrns = sorted({link["mrn"] for link in blocks["links"]})
         summary = _summary(passage)
-        events, messages = self._observation(passage, mrns, summary)
-        if events is None:
+        events, document, messages = self._observation(passage, mrns, summary)
+        if events is None or document is None:
             return None
         counters: dict[str, int] = {}
         if revision is not None:
@@ -219,7 +246,7 @@ class Publisher:
         provenance["masterData"] = blocks.get("master_data", {})
         record: dict[str, Any] = {
             "audience": "customs", "revision": rev,
-            "observation": {"eventHash": events.event_hash, "epcis": self._document(events)},
+            "observation": {"eventHash": events.event_hash, "epcis": document},
             "passage": summary, "decision": blocks.get("decision") or decide(blocks),
             "links": blocks["links"], "products": blocks["products"], "parties": blocks["parties"],
             "flags": blocks["flags"], "routing": blocks["routing"], "provenance": provenance,
@@ -260,6 +287,29 @@ class Publisher:
         """Retained lane state with message expiry (a dead lane does not show a stale vehicle)."""
         self._store([self._update_lane(lane, state=state, detail=detail)])
 
+    def publish_source_status(self, source: str, state: str, detail: str | None = None) -> None:
+        """A reader or camera changed state: update ``sources`` in the retained gateway status.
+
+        ``state`` is the driver's (:data:`gateway.reads.SourceState`), folded into ok / degraded / down /
+        connecting; the status is re-published (retained) when the folded state changes.  ``detail``
+        comes from the driver and passes through :func:`~gateway.publishing.redact.safe_detail` first
+        (no identifiers, no credentials on a retained topic).
+        """
+        now = _now()
+        with self._lock:
+            previous = self._sources.get(source)
+            folded = _fold_source_state(state, previous.state if previous else None)
+            changed = previous is None or previous.state != folded
+            self._sources[source] = SourceHealth(state=folded, detail=safe_detail(detail) or None,
+                                                 since=now if changed or previous is None else previous.since)
+        if changed:
+            self._publish_status(self._status("source"))
+
+    def source_health(self) -> dict[str, SourceHealth]:
+        """Every source's health as the status topic shows it."""
+        with self._lock:
+            return dict(self._sources)
+
     def remove_lane(self, lane: str) -> None:
         """Clear the lane's retained state (empty retained publish)."""
         self._store([OutboxMessage(self.topics.lane_state(lane), b"", qos=self.cfg.qos, retain=True, lane=lane)])
@@ -295,32 +345,35 @@ class Publisher:
     def _source(self, lane: str) -> str:
         return self._lane(lane).source
 
-    def _document(self, events: PassageEvents) -> dict[str, Any]:
-        return {"@context": [EPCIS_CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
-                "creationDate": _now(), "epcisBody": {"eventList": events.events}}
+    @staticmethod
+    def _document(events: PassageEvents) -> ce.RawJson:
+        """The EPCIS document, serialised once: the observation and each enriched revision embed these bytes."""
+        return ce.RawJson(_json({"@context": [EPCIS_CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
+                                 "creationDate": _now(), "epcisBody": {"eventList": events.events}}))
 
     def _observation(self, passage: Passage, mrns: Sequence[str], summary: dict[str, Any],
-                     ) -> tuple[PassageEvents | None, list[OutboxMessage]]:
+                     ) -> tuple[PassageEvents | None, ce.RawJson | None, list[OutboxMessage]]:
         with self._lock:
             known = self._observed.get(passage.id)
             if known is not None:
-                return known, []
+                return known[0], known[1], []
             try:
                 events = build_events(passage, self._ctx(passage.lane), mrns=mrns)
             except ValueError:
-                return None, []
-            self._observed[passage.id] = events
+                return None, None, []
+            document = self._document(events)
+            self._observed[passage.id] = (events, document)
             while len(self._observed) > 4096:
                 self._observed.popitem(last=False)
         lane = self._lane(passage.lane)
-        data = {"audience": "customs", "observation": {"eventHash": events.event_hash,
-                                                       "epcis": self._document(events)}, "passage": summary}
+        data = {"audience": "customs", "observation": {"eventHash": events.event_hash, "epcis": document},
+                "passage": summary}
         subject = f"mrn:{sorted(mrns)[0]}" if mrns else None
         message = self._event(lane, "lane.observation", lane.observation, id=events.event_hash,
                               time=events.object_event["eventTime"], schema="bx.observation.v1", data=data,
                               audience="customs", expiry=self.cfg.expiry.customs_s, subject=subject,
                               correlation=passage.id)
-        return events, [message]
+        return events, document, [message]
 
     def _event(self, lane: _Lane, kind: str, topic: str, *, id: str, time: str, schema: str, data: Any,
                audience: str, expiry: int, subject: str | None = None,
@@ -356,10 +409,26 @@ class Publisher:
                              lane=lane)
 
     def _birth(self) -> tuple[str, bytes]:
-        status = Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason="startup",
-                        software=self.software, schemas=sorted(ce.SCHEMA_FILES),
-                        outbox=self._outbox_metrics() if self.degraded else None)
-        return self.topics.status, status.to_json()
+        # After the outbox had to drop or refuse messages, every birth says so until the gateway restarts.
+        return self.topics.status, self._status("degraded" if self.degraded else "startup").to_json()
+
+    def _status(self, reason: Literal["startup", "degraded", "source"],
+                outbox: Mapping[str, float] | None = None) -> Status:
+        """The retained ``online`` status: outbox health when degraded, and every source's health."""
+        with self._lock:
+            sources = dict(self._sources) or None
+        if outbox is None and self.degraded:
+            outbox = self._outbox_metrics()
+        return Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason=reason,
+                      software=self.software, schemas=sorted(ce.SCHEMA_FILES),
+                      outbox=dict(outbox) if outbox is not None else None, sources=sources)
+
+    def _publish_status(self, status: Status) -> None:
+        # Straight to the client, not through the outbox: the status is retained state, and the birth
+        # after the next CONNACK carries the latest one, so one missed while offline is not lost.
+        if self.link.connected.is_set():
+            self.link.publish(self.topics.status, status.to_json(), 1, True,
+                              {"content_type": JSON, "user": [["schema", "bx.status.v1"], ["gw", self.gateway]]})
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -390,10 +459,7 @@ class Publisher:
     def _on_drop(self, reason: DropReason, count: int) -> None:
         # Never silent: the outbox already counted and logged; tell the consumers too.
         self.degraded = f"outbox_{reason}"
-        status = Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason="degraded",
-                        software=self.software, outbox={**self._outbox_metrics(), "droppedNow": count})
-        if self.link.connected.is_set():
-            self.link.publish(self.topics.status, status.to_json(), 1, True, {"content_type": JSON})
+        self._publish_status(self._status("degraded", {**self._outbox_metrics(), "droppedNow": count}))
 
     def _on_command(self, message: InboundMessage) -> None:
         name = message.topic.rsplit("/", 1)[-1]
@@ -464,9 +530,10 @@ class Publisher:
             self._commit_queued()
             with self._send_lock:
                 self._send()
-            # Deletions ride along with the writers' commits; commit them here once writers pause.
+            # Deletions are committed here, in batches, so that a writer's call only inserts: SQLite runs
+            # without the GIL, so the DELETE overlaps with the writers building their next messages.
             if outbox.deferred_acks() and (outbox.idle_for() >= FLUSH_IDLE_S
-                                           or outbox.deferred_acks() >= MAX_DEFERRED_ACKS):
+                                           or outbox.deferred_acks() >= SENDER_DELETE_BATCH):
                 outbox.flush_acks()
             if time.monotonic() - last_checkpoint > CHECKPOINT_S:
                 last_checkpoint = time.monotonic()
@@ -530,6 +597,26 @@ class Publisher:
 
 def _now() -> str:
     return format_time(time.time())
+
+
+# driver state -> status topic state; "error" depends on what came before (see _fold_source_state)
+_SOURCE_STATES: dict[str, SourceHealthState] = {"connected": "ok", "starting": "connecting",
+                                                "reconnecting": "down", "stopped": "down"}
+
+
+def _fold_source_state(state: str, previous: SourceHealthState | None) -> SourceHealthState:
+    """Fold a driver's state into the four the status topic shows.
+
+    ``error`` from a source that was delivering (a reader reporting trouble over a live connection)
+    is ``degraded``; any other ``error`` (cannot open, driver failed before delivering) is ``down``.
+    A driver that then gives up and reconnects reports ``reconnecting``, which is ``down``.
+
+    >>> _fold_source_state("error", "ok"), _fold_source_state("error", "connecting"), _fold_source_state("x", None)
+    ('degraded', 'down', 'down')
+    """
+    if state == "error":
+        return "degraded" if previous in ("ok", "degraded") else "down"
+    return _SOURCE_STATES.get(state, "down")
 
 
 _json = ce.encode_json

@@ -8,13 +8,19 @@ canonical Digital Link, so the gateway emits that form directly:
 'https://id.gs1.org/00/340123450000000017'
 >>> instance_uri(Identifier.from_elements([("01", "09506000134352"), ("21", "32a%b")]))
 'https://id.gs1.org/01/09506000134352/21/32a%25b'
+>>> instance_uri(Identifier.from_elements([("01", "09506000134352"), ("10", "L1"), ("21", "7")]))
+'https://id.gs1.org/01/09506000134352/21/7'
 >>> class_uri(Identifier.from_elements([("01", "9506000134352"), ("10", "L1")]))
 'https://id.gs1.org/01/09506000134352/10/L1'
 >>> gln_uri("4012345000009", "LANE03")
 'https://id.gs1.org/414/4012345000009/254/LANE03'
 
-Key qualifiers follow the Digital Link order (``22``, ``10``, ``21`` after a GTIN); each value is
-percent-encoded except the unreserved characters ``A-Z a-z 0-9 - . _ ~``.
+An instance is named at its finest level only, as the EPC's Digital Link equivalent: a GTIN with a
+serial is ``/01/{gtin}/21/{serial}``, without the batch (``10``) or CPV (``22``) read beside it.  The
+CBV 2.0 hash canonicalises URIs to that constrained form, so emitting the batch would make our
+``eventID`` differ from the hash any other implementation computes for the same event.  Classes
+(quantity elements) keep the batch: ``/01/{gtin}/10/{lot}``.  Each value is percent-encoded except
+the unreserved characters ``A-Z a-z 0-9 - . _ ~``.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from gateway.identity import Identifier
 
 DOMAIN = "https://id.gs1.org"
 
-# Primary key AI -> key qualifier AIs, in Digital Link path order.
+# Primary key AI -> the key qualifier AIs of an instance, in Digital Link path order (finest level only:
+# a serialised GTIN/ITIP drops its CPV and batch, see the module docstring).
 _QUALIFIERS: dict[str, tuple[str, ...]] = {
-    "01": ("22", "10", "21"),
+    "01": ("21",),
     "00": (),
     "414": ("254",),
     "8003": (),
@@ -35,7 +42,7 @@ _QUALIFIERS: dict[str, tuple[str, ...]] = {
     "253": (),
     "255": (),
     "8010": ("8011",),
-    "8006": ("22", "10", "21"),
+    "8006": ("21",),
     "8017": ("8019",),
     "8018": ("8019",),
     "402": (),
@@ -48,7 +55,8 @@ CLASS_TYPES = frozenset({"gtin"})
 
 
 def _segment(value: str) -> str:
-    return quote(value, safe="")
+    # Most GS1 keys and serials are digits (or letters): nothing to percent-encode, skip the general path.
+    return value if value.isascii() and value.isalnum() else quote(value, safe="")
 
 
 def _path(pairs: list[tuple[str, str]]) -> str:

@@ -197,3 +197,19 @@ def test_hash_agrees_with_reference_implementation(serials: list[str], qty: int,
                 closed_at=1_740_824_100 + ms / 1000, identifiers=tuple(seen))
     events = build_events(p, CTX, biz_step=step)  # type: ignore[arg-type]
     assert events.event_hash == reference_hash(events.object_event)
+
+
+def test_serialised_gtin_read_with_its_batch_is_named_by_its_serial_only() -> None:
+    """A DataMatrix or an SGTIN+ tag carries batch and serial; the instance in epcList is the
+    constrained canonical Digital Link (no batch), else the reference hash differs from ours
+    (found by the end-to-end test, tests/e2e)."""
+    p = _passage(_seen(("00", "340123450000001014")), _seen(("01", "04012345000016"), ("10", "A1"), ("21", "9001")),
+                 _seen(("01", "04012345000047"), ("10", "B47")))
+    events = build_events(p, CTX)
+    assert events.object_event["epcList"] == ["https://id.gs1.org/00/340123450000001014",
+                                              "https://id.gs1.org/01/04012345000016/21/9001"]
+    assert events.object_event["quantityList"] == [{"epcClass": "https://id.gs1.org/01/04012345000047/10/B47",
+                                                    "quantity": 1}]
+    assert events.aggregation_event is not None
+    for event in events.events:
+        assert event["eventID"] == reference_hash(event)
