@@ -191,7 +191,7 @@ class MercuryReader:
                                          streaming)
                 self.sequence += 1
         elif self.world is not None:
-            t0 = max(t0, self.state.stream_start)  # nothing is read before the start command
+            t0 = max(t0, self.state.stream_start, 0.0)  # nothing is read before the start command (or t0)
             for read in self.world.reads_between(self.reader, t0, t1, self.state.antennas):
                 out += self.record_frame(read.epc_hex, read.pc, read.antenna, read.rssi_dbm, read.frequency_khz,
                                          read.phase_deg, read.time, streaming)

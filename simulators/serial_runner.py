@@ -60,8 +60,9 @@ class SerialSimulator:
     def scenario_time(self) -> float:
         return (time.monotonic() - self._t0) * self.speed
 
-    def start(self) -> Self:
-        self._t0 = time.monotonic()
+    def start(self, t0: float | None = None) -> Self:
+        """Run; scenario time 0 is ``t0`` on ``time.monotonic()`` (default now, may be in the future)."""
+        self._t0 = time.monotonic() if t0 is None else t0
         self._thread = threading.Thread(target=self._run, name=f"sim:{self.path}", daemon=True)
         self._thread.start()
         return self
@@ -126,7 +127,7 @@ class SerialSimulator:
             self.port.write(data)
 
     def _run(self) -> None:
-        self._last_t = 0.0
+        self._last_t = min(0.0, self.scenario_time())  # negative while waiting for a future t0
         while not self._stop.is_set():
             while True:
                 try:

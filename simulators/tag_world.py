@@ -110,7 +110,9 @@ class TagWorld:
     def _repeated(self, reader: str, t0: float, t1: float, antennas: Iterable[int] | None) -> list[SimRead]:
         period = float(self.repeat_s or 0.0)
         out: list[SimRead] = []
-        cycle = math.floor(t0 / period)
+        # Nothing happens before the scenario starts: a simulator whose clock starts in the future
+        # (the demo aligns all of them on one t0) asks for negative times, which are not cycle -1.
+        cycle = math.floor(max(t0, 0.0) / period)
         while cycle * period < t1:
             base = cycle * period
             for read in self._reads(reader, max(t0, base) - base, min(t1, base + period) - base, antennas):

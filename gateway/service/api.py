@@ -28,7 +28,7 @@ from gateway import __version__
 from gateway.config import SiteConfig, format_loc
 from gateway.service.auth import TokenAuth
 from gateway.service.http_limits import BodySizeLimit
-from gateway.service.live import LiveState
+from gateway.service.live import CLOSE, LiveState
 from gateway.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
                     except TimeoutError:
                         yield b": keepalive\n\n"
                         continue
+                    if message["type"] == CLOSE:  # the service is stopping
+                        return
                     yield f"event: {message['type']}\ndata: {json.dumps(message, default=str)}\n\n".encode()
             finally:
                 ctx.live.unsubscribe(queue)

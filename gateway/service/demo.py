@@ -2,16 +2,28 @@
 
 It starts, in this order: a Mosquitto broker on a free loopback port (unless ``--mqtt-url``),
 the reader simulators (LLRP on a free TCP port, a ThingMagic Mercury module on a pty) and the
-camera simulator, all playing ``config/scenarios/demo.yaml`` from the same moment; then the
+camera simulator, all playing ``config/scenarios/demo.yaml`` on one scenario clock; then the
 gateway with ``config/demo.yaml``, the sample master data and declarations of
-``config/demo-data/`` (their ETAs moved to today), and the dashboard.  A console view lists the
+``config/demo-data/`` (their ETAs moved to now), and the dashboard.  A console view lists the
 passages and the messages the pre-clearance system receives.
 
 The scenario: four trucks in two lanes within 60 seconds (then again), with cross-reads between
 the lanes.  A clean truck matches its declaration; the others raise ``SPS_DOC_MISSING`` and
-``EXPIRED`` (frozen beef, no CHED-P, expired batch), ``SSCC_NOT_DECLARED`` and ``HS_MISMATCH``
-(biscuits), ``NO_DECLARATION`` (an undeclared truck).  The same ``--seed`` gives the same
-passages and flags.  At the end it prints one JSON line: ``demo summary: {...}``.
+``EXPIRED`` (frozen beef, no CHED-P, expired batch), ``SSCC_NOT_DECLARED``, ``HS_MISMATCH`` and
+``COUNT_MISMATCH`` (biscuits), ``NO_DECLARATION`` and ``SSCC_NOT_DECLARED`` (an undeclared truck).
+
+One scenario clock.  Three simulators read the same scenario: the LLRP reader (asyncio, on the
+loop's monotonic clock), the Mercury module (a thread, on ``time.monotonic()``) and the camera
+(opened later by the gateway itself, on the wall clock, ``t0`` in its URL).  They are given one
+``t0``, :data:`LEAD_S` seconds in the future, so that the gateway is connected to all of them
+before anything happens: a reader connected late would lose (Mercury) or burst (LLRP) the first
+reads, and a burst gives every read the same host time, which is not what a lane looks like.
+
+Determinism.  The tag world draws every read attempt from ``(seed, track, attempt)``, so the same
+``--seed`` gives the same reads whatever the timing; the lane engine works on their times, so
+the passages, their identifiers and their flags are the same on every run.  ``demo summary``
+(the last line, JSON) holds them, and :func:`offline_summary` computes the same thing without
+any process, socket or clock: the tests compare the two.
 """
 
 from __future__ import annotations
@@ -22,18 +34,26 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.config import load_config
-from gateway.service.broker import MosquittoBroker, free_port
+from gateway.config import ConfigError, SiteConfig, load_config
+from gateway.service.broker import LOOPBACK, MosquittoBroker, free_port, port_open
+
+if TYPE_CHECKING:
+    from gateway.enrichment.store import Store
+    from gateway.reads import Read
+    from gateway.service.gateway import Gateway
+    from simulators.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +61,17 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "demo.yaml"
 SCENARIO = ROOT / "config" / "scenarios" / "demo.yaml"
 DATA = ROOT / "config" / "demo-data"
+DEFAULT_API_PORT = 8080
+# Seconds between starting the simulators and the scenario's time 0.  The first truck arrives at
+# 4 s, so the gateway has LEAD_S + 4 s to build itself and connect to every source; start-up
+# takes about one second on an idle machine and a few on a loaded one.
+LEAD_S = 2.0
+CAMERA_FPS = 8  # as in config/demo.yaml; the offline replay puts a label's read where the camera confirms it
+CAMERA_MIN_FRAMES = 2  # the camera driver's default confirmation
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start (no broker, a port in use, bad demo data); the message says what to do."""
 
 
 def run_from_cli(args: argparse.Namespace) -> int:
@@ -49,84 +80,116 @@ def run_from_cli(args: argparse.Namespace) -> int:
     except DemoError as exc:
         print(f"border-gateway demo: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"border-gateway demo: {exc}", file=sys.stderr)
+        return 1
 
 
-class DemoError(RuntimeError):
-    pass
+# -- the run --------------------------------------------------------------------------------
+
+
+def _api_port(requested: int | None) -> int:
+    """The requested port, else 8080, else any free port: the first command must not fail on a busy 8080."""
+    if requested:
+        if port_open(LOOPBACK, requested, 0.2):
+            raise DemoError(f"port {requested} is in use (choose another with --api-port)")
+        return requested
+    return DEFAULT_API_PORT if not port_open(LOOPBACK, DEFAULT_API_PORT, 0.2) else free_port()
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    # Import the heavy parts (FastAPI, OpenCV, the codecs) before the scenario clock is set.
+    from gateway.service.wiring import build
     from simulators.camera_sim.timeline import write_timeline
+    from simulators.llrp_sim import LLRPReaderSimulator
     from simulators.mercury_sim import MercurySimulator
     from simulators.scenario import load_scenario
 
+    dashboard = not args.no_dashboard
+    speed = float(getattr(args, "speed", 1.0) or 1.0)
+    api_port = _api_port(args.api_port) if dashboard else (args.api_port or free_port())
+    scenario = load_scenario(Path(getattr(args, "scenario", None) or SCENARIO), seed=args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="bx-demo-"))
-    broker: MosquittoBroker | None = None
-    mqtt_url = args.mqtt_url
-    if mqtt_url is None:
-        broker = MosquittoBroker(workdir=workdir / "broker")
-        try:
-            broker.start()
-        except RuntimeError as exc:
-            raise DemoError(f"{exc} (install mosquitto, or pass --mqtt-url)") from None
-        mqtt_url = broker.url
-    scenario = load_scenario(Path(args.scenario or SCENARIO), seed=args.seed)
-    t0 = time.time()
-    llrp = await _start_llrp(scenario.world)
-    mercury = MercurySimulator(scenario.world, "mercury-sim").start()
-    timeline = write_timeline(workdir / "camera-timeline.yaml", scenario.camera, repeat_s=scenario.repeat_s)
-    api_port = args.api_port if args.api_port else free_port()
-    os.environ.update({
-        "BX_DEMO_LLRP_PORT": str(llrp.port),
-        "BX_DEMO_MERCURY_PATH": mercury.path,
-        "BX_DEMO_CAMERA_TIMELINE": str(timeline),
-        "BX_DEMO_T0": f"{t0:.3f}",
-        "BX_DEMO_MQTT_URL": mqtt_url,
-        "BX_DEMO_API_PORT": str(api_port),
-        "BX_DEMO_DATA": str(workdir / "data"),
-    })
-    config = load_config(args.config or CONFIG)
-    from gateway.service.wiring import build
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, True)
+        mqtt_url = args.mqtt_url
+        if mqtt_url is None:
+            broker = MosquittoBroker(workdir=workdir / "broker")
+            try:
+                await asyncio.to_thread(broker.start)
+            except RuntimeError as exc:
+                raise DemoError(f"{exc} (install mosquitto, or pass --mqtt-url)") from None
+            stack.callback(broker.stop)
+            mqtt_url = broker.url
 
-    gateway = build(config)
-    _load_demo_data(gateway.store, t0)
-    console = ConsoleView(config.site, config.gateway, mqtt_url, f"http://127.0.0.1:{api_port}/",
-                          dashboard=not args.no_dashboard)
-    console.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, gateway.request_stop)
-    if args.duration:
-        loop.call_later(args.duration, gateway.request_stop)
-    try:
-        await gateway.run(serve_api=not args.no_dashboard)
-    finally:
-        console.stop()
-        await llrp.stop()
-        mercury.stop()
-        if broker is not None:
-            broker.stop()
-    summary = {
-        "passages": len(gateway.live.passages),
-        "flags": dict(sorted(Counter(f["code"] for p in gateway.live.passages for f in p.get("flags", [])).items())),
-        "clean_passages": sum(1 for p in gateway.live.passages if p.get("declarations") and not p.get("flags")),
-        "published": console.published,
-        "lanes": {lane: [sorted(i["key"] for i in p["identifiers"]) for p in gateway.live.passages
-                         if p["lane"] == lane] for lane in gateway.live.lanes},
-    }
+        # One scenario clock for the three simulators (see the module docstring).
+        loop = asyncio.get_running_loop()
+        t0_mono = loop.time() + LEAD_S
+        t0_wall = time.time() + LEAD_S
+        llrp = LLRPReaderSimulator(scenario.world, "llrp-sim", speed=speed)
+        await llrp.start(t0=t0_mono)
+        stack.push_async_callback(llrp.stop)
+        mercury = MercurySimulator(scenario.world, "mercury-sim", speed=speed).start(t0=t0_mono)
+        stack.callback(mercury.stop)
+        timeline = write_timeline(workdir / "camera-timeline.yaml", _camera_appearances(scenario, speed),
+                                  repeat_s=(scenario.repeat_s / speed) if scenario.repeat_s else None)
+        os.environ.update({
+            "BX_DEMO_LLRP_PORT": str(llrp.port),
+            "BX_DEMO_MERCURY_PATH": mercury.path,
+            "BX_DEMO_CAMERA_TIMELINE": str(timeline),
+            "BX_DEMO_T0": f"{t0_wall:.3f}",
+            "BX_DEMO_CAMERA_REPEAT": f"{(scenario.repeat_s or 0) / speed:g}",
+            "BX_DEMO_MQTT_URL": mqtt_url,
+            "BX_DEMO_API_PORT": str(api_port),
+            "BX_DEMO_DATA": str(workdir / "data"),
+        })
+        config = load_config(args.config or CONFIG)
+        gateway = build(config)
+        stack.callback(gateway.store.close)
+        load_demo_data(gateway.store, t0_wall)
+
+        console = ConsoleView(mqtt_url, f"http://127.0.0.1:{api_port}/" if dashboard else None,
+                              topic=f"{config.mqtt.base_topic}/+/{config.site}/{config.gateway}/#",
+                              llrp=f"{llrp.host}:{llrp.port}", mercury=mercury.path, seed=args.seed)
+        console.start()
+        stack.callback(console.stop)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, gateway.request_stop)
+            stack.callback(loop.remove_signal_handler, sig)
+        if args.duration:
+            # Counted from the scenario's time 0, not from the launch: a slow start-up (a loaded
+            # machine) must not cut the last truck off a ``--duration 60`` run.
+            loop.call_at(t0_mono + args.duration, gateway.request_stop)
+        watch = asyncio.create_task(_watch_start(gateway, console, t0_mono), name="demo-start")
+        try:
+            await gateway.run(serve_api=dashboard)
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+        await asyncio.sleep(0.3)  # the console's subscription receives the last messages (offline)
+        summary = summarize(gateway.live.passages)
+        summary["published"] = dict(sorted(console.published.items()))
+        summary["seed"] = args.seed
     print("demo summary: " + json.dumps(summary, sort_keys=True), flush=True)
     return 0
 
 
-async def _start_llrp(world: Any) -> Any:
-    from simulators.llrp_sim import LLRPReaderSimulator
+async def _watch_start(gateway: Gateway, console: ConsoleView, t0_mono: float) -> None:
+    """Say when the scenario starts, and whether a source was still not connected by then."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, t0_mono - loop.time()))
+    late = sorted(s.id for s in gateway.live.sources.values() if s.state != "connected")
+    console.note("scenario started" + (f"; not connected yet: {', '.join(late)}" if late else ""))
 
-    sim = LLRPReaderSimulator(world, "llrp-sim")
-    await sim.start()
-    return sim
+
+def _camera_appearances(scenario: Scenario, speed: float) -> list[dict[str, Any]]:
+    return [{"start": a.start / speed, "end": a.end / speed,
+             "labels": [{"kind": kind, "data": data} for kind, data in a.labels]} for a in scenario.camera]
 
 
-def _load_demo_data(store: Any, t0: float) -> None:
+def load_demo_data(store: Store, t0: float) -> None:
     """Products, parties and declarations, with every ETA moved to the demo's start."""
     from gateway.enrichment.importer import import_records
 
@@ -141,15 +204,123 @@ def _load_demo_data(store: Any, t0: float) -> None:
             raise DemoError(f"demo data {what}: {report.summary()}")
 
 
-class ConsoleView:
-    """Prints passages and published messages as the pre-clearance system sees them (rich)."""
+# -- what a run produced ------------------------------------------------------------------------
 
-    def __init__(self, site: str, gateway: str, mqtt_url: str, dashboard_url: str, dashboard: bool) -> None:
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The deterministic part of a run: passages per lane in order, their keys, MRNs and flag codes.
+
+    ``records`` are closed passages as the dashboard shows them (:func:`gateway.service.wiring.result_view`).
+    """
+    results: list[dict[str, Any]] = []
+    lanes: dict[str, list[list[str]]] = {}
+    for r in records:
+        keys = sorted(str(i["key"]) for i in r.get("identifiers", []))
+        results.append({"lane": str(r["lane"]), "identifiers": keys,
+                        "declarations": sorted(str(m) for m in r.get("declarations", [])),
+                        "flags": sorted(str(f.get("code")) for f in r.get("flags", []))})
+        lanes.setdefault(str(r["lane"]), []).append(keys)
+    return {
+        "passages": len(results),
+        "flags": dict(sorted(Counter(code for r in results for code in r["flags"]).items())),
+        "clean_passages": sum(1 for r in results if r["declarations"] and not r["flags"]),
+        "lanes": lanes,
+        "results": results,
+    }
+
+
+def deterministic(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What two runs with the same seed must share (message counts depend on timing: not compared)."""
+    return {key: summary[key] for key in ("passages", "flags", "clean_passages", "lanes", "results")}
+
+
+def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path: str | Path = CONFIG,
+                    cycles: int = 1) -> dict[str, Any]:
+    """The summary a demo run with ``seed`` produces, computed without processes, sockets or clocks.
+
+    The scenario's reads go through the real lane engine and enricher (with the demo data) on a
+    virtual host clock: RFID reads from the tag world, camera reads where the camera confirms a label
+    (after :data:`CAMERA_MIN_FRAMES` frames).  ``cycles`` scenario periods are played.
+    """
+    from gateway.enrichment.enricher import Enricher
+    from gateway.enrichment.store import Store
+    from gateway.lane.engine import LaneEngine
+    from gateway.lane.passage import PassageEvent
+    from gateway.lane.replay import merge, replay, world_reads
+    from gateway.service.wiring import result_view
+    from simulators.scenario import load_scenario
+
+    scenario = load_scenario(Path(scenario_path), seed=seed)
+    config = load_config(config_path)
+    period = scenario.repeat_s or float(scenario.world.duration or 0.0)
+    # Any epoch second before the clean truck's best-before date (2028-12-31) and after the expired
+    # batch's (2025-02-28); the demo data's ETAs are moved to it.  2026-01-01T00:00Z:
+    t0 = 1_767_225_600.0
+    end = period * cycles
+    rfid = world_reads(scenario.world, t0=t0, t1=end)
+    camera = _camera_reads(scenario, _camera_id(config), t0, cycles, period)
+    directory = Path(tempfile.mkdtemp(prefix="bx-demo-replay-"))
+    try:
+        with Store.for_storage_dir(directory) as store:
+            load_demo_data(store, t0)
+            engine, enricher = LaneEngine.from_site(config), Enricher(store, config.enrichment)
+            events = replay(engine, merge(rfid, camera), until=t0 + end, tick_every=0.2, start=t0)
+            events += engine.close_all(t0 + end)
+            records = []
+            for event in events:
+                if isinstance(event, PassageEvent) and event.kind == "end":
+                    records.append(result_view(event.passage, enricher.enrich(event.passage, event.time)))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return summarize(records)
+
+
+def _camera_id(config: SiteConfig) -> str:
+    cameras = [camera.id for lane in config.lanes for camera in lane.cameras]
+    if len(cameras) != 1:
+        raise DemoError(f"the demo replay expects one camera, the configuration has {len(cameras)}")
+    return cameras[0]
+
+
+def _camera_reads(scenario: Scenario, camera: str, t0: float, cycles: int, period: float) -> list[Read]:
+    from gateway.gs1 import LENIENT, parse
+    from gateway.reads import Read
+    from simulators.camera_sim.timeline import Appearance
+
+    reads: list[Read] = []
+    for cycle in range(cycles):
+        for appearance in scenario.camera:
+            shown = Appearance.parse({"start": appearance.start, "end": appearance.end, "labels": [
+                {"kind": kind, "data": data} for kind, data in appearance.labels]})
+            seen = t0 + cycle * period + appearance.start + (CAMERA_MIN_FRAMES - 1) / CAMERA_FPS
+            for code in shown.codes():
+                message = parse(code.raw, profile=LENIENT)
+                reads.append(Read(source=camera, channel=camera, carrier="barcode", raw=code.raw, host_time=seen,
+                                  count=CAMERA_MIN_FRAMES, identifier=message.to_identifier(),
+                                  scheme=code.symbology))
+    reads.sort(key=lambda r: r.host_time)
+    return reads
+
+
+# -- the console view -------------------------------------------------------------------------
+
+
+class ConsoleView:
+    """Prints passages and published messages as the pre-clearance system sees them (rich).
+
+    It is an ordinary MQTT subscriber to the demo gateway's topics (``bx/v1/+/{site}/{gw}/#``, not
+    ``bx/v1/#``: with ``--mqtt-url`` the broker may carry other gateways): what it prints is what a
+    consumer receives.
+    """
+
+    def __init__(self, mqtt_url: str, dashboard_url: str | None, *, topic: str, llrp: str, mercury: str,
+                 seed: int) -> None:
         from rich.console import Console
 
-        self.console = Console(highlight=False)
-        self.site, self.gateway, self.mqtt_url = site, gateway, mqtt_url
-        self.dashboard_url, self.dashboard = dashboard_url, dashboard
+        # soft_wrap: when the output is a pipe or a file, a line stays one line (tests and logs read it)
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.mqtt_url, self.dashboard_url, self.topic = mqtt_url, dashboard_url, topic
+        self.llrp, self.mercury, self.seed = llrp, mercury, seed
         self.published: dict[str, int] = {}
         self._client: Any = None
         self._lock = threading.Lock()
@@ -160,29 +331,38 @@ class ConsoleView:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        self.console.rule("[bold]gs1-border-gateway demo")
-        if self.dashboard:
-            self.console.print(f"dashboard  [link={self.dashboard_url}]{self.dashboard_url}[/link]")
-        self.console.print(f"broker     {self.mqtt_url}   (try: mosquitto_sub -h {urlsplit(self.mqtt_url).hostname} "
-                           f"-p {urlsplit(self.mqtt_url).port} -t 'bx/v1/#' -v)")
-        self.console.print("scenario   4 trucks, 2 lanes, 60 s, repeating; Ctrl-C stops\n")
         parts = urlsplit(self.mqtt_url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+        # The two addresses come first: the dashboard URL and the broker are what a user needs.
+        if self.dashboard_url:
+            self.console.print(f"dashboard  {self.dashboard_url}")
+        else:
+            self.console.print("dashboard  off (--no-dashboard)")
+        self.console.print(f"broker     {self.mqtt_url}   "
+                           f"(try: mosquitto_sub -h {host} -p {port} -t '{self.topic}' -v)")
+        self.console.rule("[bold]gs1-border-gateway demo")
+        self.console.print(f"readers    LLRP {self.llrp}, Mercury {self.mercury}; camera: simulated")
+        self.console.print(f"scenario   4 trucks, 2 lanes, repeating every 60 s; seed {self.seed}; Ctrl-C stops\n")
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bx-demo-console-{os.getpid()}")
-        client.on_connect = lambda c, u, f, rc, p: c.subscribe("bx/v1/#", qos=1)
+        client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
         client.on_message = self._on_message
-        client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883)
+        client.connect_async(host, port)
         client.loop_start()
         self._client = client
 
+    def note(self, text: str) -> None:
+        self.console.print(f"{datetime.now():%H:%M:%S} [dim]{text}[/dim]")
+
     def stop(self) -> None:
         if self._client is not None:
-            self._client.loop_stop()
             with contextlib.suppress(Exception):
                 self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        kind = message.topic.split("/")[2] + "/" + message.topic.split("/")[5] if message.topic.count("/") >= 5 \
-            else message.topic
+        parts = message.topic.split("/")
+        kind = f"{parts[2]}/{parts[5]}" if len(parts) >= 6 else message.topic
         with self._lock:
             self.published[kind] = self.published.get(kind, 0) + 1
         try:
@@ -190,6 +370,8 @@ class ConsoleView:
         except ValueError:
             return
         data = body.get("data", body) if isinstance(body, dict) else {}
+        if not isinstance(data, dict):
+            return
         stamp = datetime.now().strftime("%H:%M:%S")
         if "/enriched/" in message.topic:
             passage = data.get("passage", {})
@@ -203,4 +385,4 @@ class ConsoleView:
             self.console.print(f"{stamp} {data.get('passage', {}).get('lane', data.get('lane', '?'))} "
                                "[dim]vehicle entering[/dim]")
         elif "/referral/" in message.topic:
-            self.console.print(f"{stamp} [cyan]referral[/cyan] to {message.topic.split('/')[2].upper()}")
+            self.console.print(f"{stamp} [cyan]referral[/cyan] to {parts[2].upper()}")

@@ -23,9 +23,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from prometheus_client import Counter
+
 from gateway.config import SiteConfig
 from gateway.lane.passage import Passage, PassageEvent
 from gateway.lane.triggers import Trigger
+from gateway.publishing.outbox import OutboxFull
 from gateway.reads import Read, SourceEvent, SourceStatus
 from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
@@ -81,6 +84,9 @@ class Gateway:
         self.config, self.engine, self.enricher, self.publisher = config, engine, enricher, publisher
         self.store, self.clock = store, clock
         self.metrics = Metrics()
+        # Labelled counter children per (source, carrier, decoded): ``labels()`` costs more than the
+        # increment itself, and it ran twice for every raw read (thousands per second per reader).
+        self._read_counters: dict[tuple[str, str, bool], tuple[Counter, Counter]] = {}
         self.live = LiveState([(lane.id, lane.name) for lane in config.lanes])
         self._result_view = result_view or (lambda passage, result: passage_view(passage))
         self._stop = asyncio.Event()
@@ -95,6 +101,9 @@ class Gateway:
                                         lambda: float(publisher.outbox_state().get("depth") or 0))
         self.metrics.add_gauge_callback("bx_outbox_oldest_age_seconds", "Age of the oldest queued message",
                                         lambda: float(publisher.outbox_state().get("oldest_age_s") or 0))
+        self.metrics.add_gauge_callback("bx_outbox_dropped_messages", "Messages the outbox dropped or refused "
+                                        "(full or too old) since start-up",
+                                        lambda: float(publisher.outbox_state().get("dropped") or 0))
         self._sources = self._plan_sources()
 
     # -- set-up -------------------------------------------------------------------------
@@ -130,8 +139,14 @@ class Gateway:
             health.last_read = event.host_time
             if event.identifier is None:
                 health.errors += 1
-        self.metrics.reads.labels(event.source, event.carrier).inc()
-        self.metrics.decode_ok.labels(event.carrier, "ok" if event.identifier else "error").inc()
+        key = (event.source, event.carrier, event.identifier is not None)
+        counters = self._read_counters.get(key)
+        if counters is None:
+            counters = self._read_counters[key] = (
+                self.metrics.reads.labels(event.source, event.carrier),
+                self.metrics.decode_ok.labels(event.carrier, "ok" if key[2] else "error"))
+        counters[0].inc()
+        counters[1].inc()
         self._handle_lane_events(self.engine.feed(event))
 
     def _handle_lane_events(self, events: list[Any]) -> None:
@@ -142,7 +157,10 @@ class Gateway:
     def _on_passage_event(self, event: PassageEvent) -> None:
         passage = event.passage
         self.live.passage_event(event.kind, passage_view(passage))
-        self.publisher.publish_passage_event(event)
+        try:
+            self.publisher.publish_passage_event(event)
+        except OutboxFull:  # reject_new policy: the publisher already counted, logged and reported it
+            pass
         if event.kind != "end":
             return
         self.metrics.passages.labels(passage.lane).inc()
@@ -151,7 +169,10 @@ class Gateway:
         except Exception:  # enrichment must never lose the observation
             log.exception("enrichment failed for passage %s", passage.id)
             result = None
-        self.publisher.publish_result(passage, result)
+        try:
+            self.publisher.publish_result(passage, result)
+        except OutboxFull:  # as above: refused by the configured policy, never silently
+            pass
         record = self._result_view(passage, result)
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
@@ -174,7 +195,7 @@ class Gateway:
         for source_id, (_kind, url, _lanes) in self._sources.items():
             self._tasks.append(asyncio.create_task(
                 supervise_source(source_id, url, self.on_source_event, self._stop,
-                                 on_restart=lambda sid: self.metrics.source_restarts.labels(sid).inc()),
+                                 on_restart=self._on_source_restart),
                 name=f"source:{source_id}"))
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt-watch"))
@@ -182,6 +203,13 @@ class Gateway:
                  len(self.config.lanes), len(self._sources))
         await self._stop.wait()
         await self._shutdown()
+
+    def _on_source_restart(self, source_id: str) -> None:
+        """A driver failed and is restarted: counted for /metrics and shown on the dashboard."""
+        self.metrics.source_restarts.labels(source_id).inc()
+        health = self.live.sources.get(source_id)
+        if health is not None:
+            health.restarts += 1
 
     async def _ticker(self, interval: float = 0.2) -> None:
         while not self._stop.is_set():
@@ -215,6 +243,7 @@ class Gateway:
                 log.exception("stop hook failed")
         await loop.run_in_executor(None, self.publisher.stop, flush_timeout)
         if self._server is not None:
+            self.live.close()  # ends the dashboards' event streams, which would hold the server open
             self._server.should_exit = True
         for task in self._tasks:
             if task not in sources and not task.done():

@@ -52,6 +52,9 @@ class LaneView:
         return {"id": self.id, "name": self.name, "current": self.current, "recent": list(self.recent)}
 
 
+CLOSE = "close"  # the last message of every subscriber queue (see LiveState.close)
+
+
 class LiveState:
     def __init__(self, lanes: list[tuple[str, str | None]], history: int = 500) -> None:
         self.lanes: dict[str, LaneView] = {lane_id: LaneView(lane_id, name) for lane_id, name in lanes}
@@ -120,6 +123,11 @@ class LiveState:
             self._deliver(message)
         else:  # called from a worker thread (a camera grabber, a test): hand over to the loop
             loop.call_soon_threadsafe(self._deliver, message)
+
+    def close(self) -> None:
+        """The service is stopping: end every event stream.  An open dashboard keeps its stream
+        open forever, and the HTTP server waits for open responses before it exits."""
+        self.broadcast(CLOSE, {})
 
     def _deliver(self, message: dict[str, Any]) -> None:
         for queue in list(self._subscribers):

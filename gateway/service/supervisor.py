@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from drivers.registry import DriverNotAvailable, open_source
+from drivers.registry import DriverNotAvailable, Source, open_source
 from gateway.reads import SourceEvent, SourceStatus
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,14 @@ async def supervise_source(
     sink: Callable[[SourceEvent], None],
     stop: asyncio.Event,
     on_restart: Callable[[str], None] | None = None,
+    healthy_after_s: float = 30.0,
 ) -> None:
+    """Run ``url`` as ``source_id`` until ``stop``; every event goes to ``sink``.
+
+    The backoff starts again only after the source stayed connected for ``healthy_after_s``: a
+    driver that connects and then fails at once must not be restarted twice a second forever.
+    """
+    loop = asyncio.get_running_loop()
     attempt = 0
     while not stop.is_set():
         try:
@@ -45,26 +52,40 @@ async def supervise_source(
             log.error("source %s cannot open: %s", source_id, exc)
             return
         failed = False
+        # A quiet source (no tag in the field, a camera seeing nothing) yields nothing for a long
+        # time, so waiting for its next event to notice the stop would stall the shutdown: on stop
+        # the source is closed at once, which ends ``events()`` (the Source protocol).
+        closer = asyncio.create_task(_close_on(stop, source), name=f"close:{source_id}")
+        connected_at: float | None = None
         try:
             async for event in source.events():
-                if isinstance(event, SourceStatus) and event.state == "connected":
+                if isinstance(event, SourceStatus):
+                    if event.state == "connected" and connected_at is None:
+                        connected_at = loop.time()
+                    elif event.state != "connected":
+                        connected_at = None
+                if connected_at is not None and loop.time() - connected_at >= healthy_after_s:
                     attempt = 0
                 sink(event)
                 if stop.is_set():
                     break
         except asyncio.CancelledError:
+            closer.cancel()
             raise
         except Exception as exc:
             failed = True
             log.exception("source %s failed: %s", source_id, type(exc).__name__)
             sink(SourceStatus(source_id, "error", f"driver failed: {type(exc).__name__}: {exc}"))
         finally:
-            try:
-                await asyncio.wait_for(source.close(), timeout=10.0)
-            except Exception as exc:  # closing a broken source must not stop the restart loop
-                log.warning("source %s did not close cleanly: %s", source_id, exc)
+            if stop.is_set() and not closer.cancelled():
+                await asyncio.wait([closer], timeout=12.0)  # the closer is closing it (or about to)
+            else:
+                closer.cancel()
+                await _close(source)
         if stop.is_set():
             break
+        if connected_at is not None and loop.time() - connected_at >= healthy_after_s:
+            attempt = 0  # it ran well for a while: this failure starts a new backoff
         attempt += 1
         if on_restart is not None and failed:
             on_restart(source_id)
@@ -75,3 +96,15 @@ async def supervise_source(
         except TimeoutError:
             pass
     sink(SourceStatus(source_id, "stopped"))
+
+
+async def _close(source: Source) -> None:
+    try:
+        await asyncio.wait_for(source.close(), timeout=10.0)
+    except Exception as exc:  # closing a broken source must not stop the restart loop
+        log.warning("source %s did not close cleanly: %s", source.source_id, exc)
+
+
+async def _close_on(stop: asyncio.Event, source: Source) -> None:
+    await stop.wait()
+    await _close(source)

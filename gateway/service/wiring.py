@@ -49,8 +49,12 @@ class PublisherPort:
 
     def outbox_state(self) -> dict[str, Any]:
         outbox = self.publisher.outbox
+        stats = outbox.stats
         return {"depth": outbox.depth(), "oldest_age_s": round(outbox.oldest_age(), 3),
-                "rejected_by_broker": self.publisher.rejected_by_broker, "degraded": self.publisher.degraded}
+                "rejected_by_broker": self.publisher.rejected_by_broker, "degraded": self.publisher.degraded,
+                # the outbox's bounds at work (mqtt.outbox.when_full / max_age_s): never silent
+                "dropped": stats.dropped_full + stats.dropped_age + stats.rejected,
+                "dropped_full": stats.dropped_full, "dropped_age": stats.dropped_age, "refused_full": stats.rejected}
 
     @property
     def connected(self) -> bool:
