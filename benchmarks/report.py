@@ -10,6 +10,7 @@ import json
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -22,6 +23,16 @@ def fmt(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of one result file; also reads the first GS1 benchmark's shape,
+    ``{"results": {name: {"ours_per_s", "biip_per_s", "ratio"}}}``, so old result files still show."""
+    if "rows" in data:
+        return list(data["rows"])
+    return [{"metric": name, "ours": r.get("ours_per_s"), "anchor": r.get("biip_per_s"),
+             "anchor_name": "biip" if "biip_per_s" in r else None, "ratio": r.get("ratio"), "unit": "/s",
+             "target": ""} for name, r in data.get("results", {}).items()]
+
+
 def main() -> int:
     out = ["# Benchmark results", "",
            f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
@@ -32,7 +43,7 @@ def main() -> int:
         if data.get("machine"):
             out += [f"_{data['machine']}_", ""]
         out += ["| metric | ours | anchor | ratio | unit | target |", "|---|---:|---:|---:|---|---|"]
-        for row in data.get("rows", []):
+        for row in rows_of(data):
             anchor = fmt(row.get("anchor"))
             if row.get("anchor_name"):
                 anchor = f"{anchor} ({row['anchor_name']})"
