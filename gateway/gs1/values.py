@@ -12,6 +12,8 @@ DateRange(start=datetime.date(2024, 1, 1), end=datetime.date(2024, 1, 31))
 Country(code='752')
 >>> decode("01", "09506000134352")
 GTIN(value='09506000134352')
+>>> decode("4333", "000250-")          # min. temperature, hundredths of a degree C; '-' makes it negative
+Temperature(degrees=Decimal('-2.50'), unit='C')
 
 Values are assumed valid (the parser validated them first). Two-digit years use the
 GenSpecs 7.12 window: -49 to +50 years around ``today``.
@@ -40,6 +42,14 @@ class Country:
     """An ISO 3166 country code: numeric (``752``) or alpha-2 (``SE``) as the AI defines."""
 
     code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Temperature:
+    """AIs 4330-4333: maximum (4330 F, 4331 C) or minimum (4332 F, 4333 C) temperature."""
+
+    degrees: Decimal
+    unit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,9 @@ def decode(ai: str, value: str, today: date | None = None) -> object | None:
         return _yyyymmdd(value)
     if ai == "7251":
         return _with_time(_yyyymmdd(value[:8]), value[8:])
+    if ai in ("4330", "4331", "4332", "4333"):
+        degrees = _decimal(value[:6], 2)
+        return Temperature(-degrees if value.endswith("-") else degrees, "F" if ai in ("4330", "4332") else "C")
     if ai in ("20", "30", "37", "8111"):
         return int(value)
     return None

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.gs1 import GS1Message, GS1ParseError, parse
 from gateway.gs1.keys import GCN, GDTI, GIAI, GINC, GLN, GRAI, GSIN, GSRN, GTIN, ITIP, SSCC
-from gateway.gs1.values import Country, DateRange, Money, PostalCode, year_from_yy, yymmdd_to_date
+from gateway.gs1.values import Country, DateRange, Money, PostalCode, Temperature, year_from_yy, yymmdd_to_date
 
 GS = "\x1d"
 
@@ -129,3 +129,11 @@ def test_package_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).parents[2], check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_temperatures_decode_with_unit_and_sign() -> None:
+    """AIs 4330-4333 (GenSpecs 3.9.x): six digits in hundredths of a degree, an optional trailing '-'."""
+    message = parse("(00)340123450000001014(4330)010050(4333)000250-")
+    decoded = {e.ai: e.decoded for e in message.elements}
+    assert decoded["4330"] == Temperature(Decimal("100.50"), "F")
+    assert decoded["4333"] == Temperature(Decimal("-2.50"), "C")
