@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from gateway.gs1.linters import check_digit
@@ -20,8 +21,13 @@ _EORI = re.compile(r"[A-Z]{2}[A-Za-z0-9]{1,15}")
 _SSCC_CANDIDATE = re.compile(r"(?<![0-9])(?:\(00\)\s*)?([0-9]{18})(?![0-9])")
 
 
+@functools.lru_cache(maxsize=16_384)
 def gs1_ok(digits: str) -> bool:
-    """A GS1 key whose last digit is the mod-10 check digit (GTIN, SSCC, GLN, GSIN, GSRN)."""
+    """A GS1 key whose last digit is the mod-10 check digit (GTIN, SSCC, GLN, GSIN, GSRN).
+
+    Cached (a pure function of the string): one closed passage checks each of its keys several times
+    (parsing its declaration, linking, the flag rules), and the same keys come back at every truck.
+    """
     return len(digits) >= 2 and digits.isascii() and digits.isdigit() and check_digit(digits[:-1]) == digits[-1]
 
 

@@ -153,8 +153,10 @@ class Linker:
         out = Linked(lane_time=lane_time, window=(start, end), office=office)
         conf = self.rules.linking.conf
 
-        def scoped(key_type: str, key: str, seen_key: str) -> list[DeclarationHit]:
-            hits = self.store.find(key_type, key)
+        def scoped(key_type: str, key: str, seen_key: str,
+                   hits: list[DeclarationHit] | None = None) -> list[DeclarationHit]:
+            if hits is None:
+                hits = self.store.find(key_type, key)
             inside = [h for h in hits if self._in_scope(h, start, end, office)]
             outside = [h.mrn for h in hits if h not in inside]
             if outside:
@@ -179,20 +181,26 @@ class Linker:
                     out.vehicle_via.setdefault(hit.decl_id, via)
                     out.links.append(Link(mrn=decl.mrn, version=decl.version, key=norm(value), key_type=kind,
                                           via=via, confidence=conf(via)))
-        # 1. SSCCs
-        for sscc_ident in _distinct(groups.get("sscc", [])):
-            sscc = sscc_ident.key
-            if not gs1_ok(sscc) or len(sscc) != 18:
+        # 1. SSCCs.  A truck carries tens of them: their declared-list hits come from one query, and the
+        # shipping-marks hits (the fallback) from a second one for those the first did not link.
+        ssccs = [ident.key for ident in _distinct(groups.get("sscc", []))]
+        valid = {sscc for sscc in ssccs if len(sscc) == 18 and gs1_ok(sscc)}
+        found = {"sscc": self.store.find_many("sscc", [s for s in ssccs if s in valid])}
+        found["sscc_marks"] = self.store.find_many("sscc_marks", [
+            s for s in ssccs if s in valid
+            and not any(self._in_scope(h, start, end, office) for h in found["sscc"].get(s, ()))])
+        for sscc in ssccs:
+            if sscc not in valid:
                 out.ssccs_invalid.append(sscc)
                 out.identifiers.append(IdentifierMatch(key_type="sscc", key=sscc, status="seen_unexpected"))
                 continue
             linked = False
             for key_type, via, marks in (("sscc", "declared-sscc-list", False),
                                          ("sscc_marks", "shipping-marks-sscc", True)):
-                for hit in scoped(key_type, sscc, sscc):
+                for hit in scoped(key_type, sscc, sscc, found[key_type].get(sscc, [])):
                     decl = add_decl(hit)
-                    found = _item_with_sscc(decl, sscc, marks)
-                    house, item = found if found else (None, None)
+                    in_item = _item_with_sscc(decl, sscc, marks)
+                    house, item = in_item if in_item else (None, None)
                     out.ssccs_linked.setdefault(sscc, []).append((hit.decl_id, item.seq if item else None))
                     out.links.append(Link(mrn=decl.mrn, version=decl.version,
                                           house_ucr=house.ucr.value if house and house.ucr else None,

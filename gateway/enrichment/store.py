@@ -32,7 +32,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS parties (
 CREATE INDEX IF NOT EXISTS parties_gln ON parties (gln) WHERE gln IS NOT NULL;
 CREATE INDEX IF NOT EXISTS parties_eori ON parties (eori) WHERE eori IS NOT NULL;
 """
+
+_IN_CHUNK = 500  # keys per ``IN (...)`` list of :meth:`Store.find_many` (SQLite allows 32766 parameters)
 
 KEY_TYPES = ("mrn", "sscc", "sscc_marks", "gtin", "gsin", "ginc", "ucr", "hwb", "mwb", "container", "seal",
              "plate", "gln", "eori")
@@ -180,7 +182,10 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        # Parsed declarations by row id (a row's body never changes: a new version is a new row) and
+        # parsed products by body digest (see :meth:`product`); both LRU, ``cache_size`` entries each.
         self._cache: OrderedDict[int, Declaration] = OrderedDict()
+        self._products: OrderedDict[str, Product] = OrderedDict()
         self._cache_size = cache_size
 
     @classmethod
@@ -289,13 +294,32 @@ class Store:
         return [(int(v), bool(c)) for v, c in rows]
 
     def find(self, key_type: str, key: str) -> list[DeclarationHit]:
-        """Current declarations that carry ``key`` as ``key_type`` (one index probe)."""
+        """Current declarations that carry ``key`` as ``key_type`` (one index probe), by ``decl_id``."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT d.id, d.mrn, d.version, d.office, d.eta FROM decl_keys k "
-                "JOIN declarations d ON d.id = k.decl_id WHERE k.key_type = ? AND k.key = ?",
+                "JOIN declarations d ON d.id = k.decl_id WHERE k.key_type = ? AND k.key = ? ORDER BY k.decl_id",
                 (key_type, key)).fetchall()
         return [DeclarationHit(*row) for row in rows]
+
+    def find_many(self, key_type: str, keys: Sequence[str]) -> dict[str, list[DeclarationHit]]:
+        """:meth:`find` for many keys of one type at once: ``{key: hits}`` (keys without hits left out).
+
+        One statement per 500 keys instead of one per key: a truck's 20 SSCCs cost one round through
+        SQLite (each statement releases and re-takes the GIL, and its set-up dominates a probe).
+        """
+        out: dict[str, list[DeclarationHit]] = {}
+        unique = list(dict.fromkeys(keys))
+        with self._lock:
+            for start in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[start:start + _IN_CHUNK]
+                rows = self._db.execute(
+                    "SELECT k.key, d.id, d.mrn, d.version, d.office, d.eta FROM decl_keys k "
+                    f"JOIN declarations d ON d.id = k.decl_id WHERE k.key_type = ? AND k.key IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY k.key, k.decl_id", (key_type, *chunk)).fetchall()
+                for key, *hit in rows:
+                    out.setdefault(key, []).append(DeclarationHit(*hit))
+        return out
 
     def in_window(self, office: str | None, start: float, end: float) -> list[DeclarationHit]:
         """Current declarations expected at ``office`` (any office if ``None``) with ETA in [start, end]."""
@@ -340,9 +364,24 @@ class Store:
             return out
 
     def product(self, gtin: str) -> Product | None:
+        """The product master record of ``gtin``, parsed once per content.
+
+        Parsed records are cached by the digest of their body, not by GTIN: the lookup still reads the
+        row, so a record changed by anyone (the API, ``border-gateway import`` in another process) is
+        never served stale, but the same content is validated only once.
+        """
         with self._lock:
-            row = self._db.execute("SELECT body FROM products WHERE gtin = ?", (gtin,)).fetchone()
-        return None if row is None else Product.model_validate_json(row[0])
+            row = self._db.execute("SELECT digest, body FROM products WHERE gtin = ?", (gtin,)).fetchone()
+            if row is None:
+                return None
+            cached = self._products.get(row[0])
+            if cached is None:
+                cached = self._products[row[0]] = Product.model_validate_json(row[1])
+                if len(self._products) > self._cache_size:
+                    self._products.popitem(last=False)
+            else:
+                self._products.move_to_end(row[0])
+            return cached
 
     # -- parties --------------------------------------------------------------------------------
 

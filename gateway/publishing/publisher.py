@@ -6,6 +6,7 @@ Usage (from the service)::
     pub.start()                                   # connects in the background; birth + capabilities
     pub.publish_passage_event(event)              # ops .../lane/{lane}/passage + retained lane state
     pub.publish_enriched(passage, result)         # observation, enriched, flags, referrals, ops decision
+    pub.publish_passage_end(event, result)        # the end event and all of the above: one commit
     pub.outbox.depth(), pub.outbox.oldest_age()   # metrics
     pub.stop()                                    # publishes "offline", flushes what it can
 
@@ -52,6 +53,9 @@ Which messages a call produces:
   ``customs/.../enriched/{lane}``, each flag on ``customs/.../flag/{severity}``, the minimised
   projection on ``{sps|cites}/.../referral/{lane}`` when routing names that agency, and the ops
   decision (passage topic + lane state).
+* :meth:`publish_passage_end`: what the service publishes when a passage closes: the ops ``end`` event,
+  then what :meth:`publish_enriched` (or :meth:`publish_observation`) produces, with one lane state,
+  in one outbox transaction.
 * :meth:`publish_lane_state`: the retained lane state (open / closed / fault).
 * :meth:`publish_source_status`: the retained gateway status with ``sources`` (not through the
   outbox: it is state, and the birth after the next CONNACK carries the latest).
@@ -198,15 +202,59 @@ class Publisher:
     def publish_passage_event(self, event: PassageEvent) -> None:
         """Lane lifecycle (``new``/``update``/``end``) for ops, and the retained lane state."""
         p = event.passage
-        lane = self._lane(p.lane)
         summary = _summary(p)
+        state = self._update_lane(p.lane, occupied=event.kind != "end", passage_id=p.id, counts=summary["counts"])
+        self._store([self._passage_message(event, summary), state])
+
+    def publish_passage_end(self, event: PassageEvent, result: Any | None) -> str | None:
+        """A passage's ``end`` and everything it leads to, in ONE outbox transaction (one commit).
+
+        The same messages as :meth:`publish_passage_event` followed by :meth:`publish_enriched` (or
+        :meth:`publish_observation` when ``result`` is ``None``: enrichment failed), in that order, except
+        that the retained lane state is written once, with ``occupied: false`` and the decision together:
+        the two calls wrote it twice, and the first of those, superseded within milliseconds, still carried
+        the previous passage's decision.  One commit instead of two is what makes this worth a method: the
+        commit is the most expensive single step of publishing a passage.  Every guarantee is unchanged:
+        the rows are committed before any of them reaches paho and deleted after their PUBACKs.
+
+        A result the publisher cannot read (:class:`~.adapt.BadEnrichment`, or any bug while building the
+        record) must not lose the passage: it is logged and the observation goes out instead.  Returns the
+        CloudEvents id of the customs record (``None``: no record).
+        """
+        p = event.passage
+        summary = _summary(p)
+        messages = [self._passage_message(event, summary)]
+        counters: dict[str, int] = {}
+        customs_id = decision = None
+        if result is not None:
+            try:
+                built, counters, customs_id, decision = self._enriched_messages(p, result, None, summary)
+            except Exception:
+                log.exception("could not build the enriched record of passage %s: publishing its observation",
+                              p.id)
+                with self._lock:  # built but never stored: build it again below
+                    self._observed.pop(p.id, None)
+                result = None
+            else:
+                messages += built
+        if result is None:
+            messages += self._observation(p, (), summary)[2]
+        changes: dict[str, Any] = {"occupied": False, "passage_id": p.id, "counts": summary["counts"]}
+        if decision is not None:
+            changes["decision"] = decision
+        messages.append(self._update_lane(p.lane, **changes))
+        self._store(messages, counters)
+        return customs_id
+
+    def _passage_message(self, event: PassageEvent, summary: dict[str, Any]) -> OutboxMessage:
+        """The ops CloudEvent of a passage ``new``/``update``/``end``."""
+        p = event.passage
+        lane = self._lane(p.lane)
         time_ = format_time(event.time)
         data = {"kind": event.kind, "time": time_, "passage": summary}
-        message = self._event(lane, "passage", lane.passage, id=f"{lane.source}#passage/{p.id}/{event.kind}/"
-                              f"{int(event.time * 1000)}", time=time_, schema="bx.passage.v1", data=data,
-                              audience="ops", expiry=self.cfg.expiry.ops_s, correlation=p.id)
-        state = self._update_lane(p.lane, occupied=event.kind != "end", passage_id=p.id, counts=summary["counts"])
-        self._store([message, state])
+        return self._event(lane, "passage", lane.passage, id=f"{lane.source}#passage/{p.id}/{event.kind}/"
+                           f"{int(event.time * 1000)}", time=time_, schema="bx.passage.v1", data=data,
+                           audience="ops", expiry=self.cfg.expiry.ops_s, correlation=p.id)
 
     def publish_observation(self, passage: Passage, mrns: Sequence[str] = ()) -> str | None:
         """The EPCIS observation of a closed passage; returns its event hash (``None``: nothing read).
@@ -228,12 +276,23 @@ class Publisher:
         The record is built as wire-form dicts (no pydantic on this path); the tests validate every
         payload against the committed JSON Schemas generated from :mod:`payloads`.
         """
+        messages, counters, customs_id, decision = self._enriched_messages(passage, result, revision,
+                                                                           _summary(passage))
+        if customs_id is None:
+            return None
+        messages.append(self._update_lane(passage.lane, decision=decision))
+        self._store(messages, counters)
+        return customs_id
+
+    def _enriched_messages(self, passage: Passage, result: Any, revision: int | None, summary: dict[str, Any],
+                           ) -> tuple[list[OutboxMessage], dict[str, int], str | None, str | None]:
+        """(messages, counters, customs id, decision) of :meth:`publish_enriched`, without the lane state;
+        no messages and ``None`` ids when the passage has nothing to observe."""
         blocks = wire_blocks(result)
         mrns = sorted({link["mrn"] for link in blocks["links"]})
-        summary = _summary(passage)
         events, document, messages = self._observation(passage, mrns, summary)
         if events is None or document is None:
-            return None
+            return [], {}, None, None
         counters: dict[str, int] = {}
         if revision is not None:
             rev = revision
@@ -278,9 +337,7 @@ class Publisher:
                                     id=ce.projection_id(event_hash, "ops", rev), time=time_,
                                     schema="bx.ops.decision.v1", data=project(record, "ops"), audience="ops",
                                     expiry=expiry.ops_s, correlation=passage.id))
-        messages.append(self._update_lane(passage.lane, decision=record["decision"]))
-        self._store(messages, counters)
-        return customs_id
+        return messages, counters, customs_id, record["decision"]
 
     def publish_lane_state(self, lane: str, state: Literal["open", "closed", "fault"] = "open",
                            detail: str | None = None) -> None:

@@ -61,6 +61,8 @@ class Publisher(Protocol):
 
     def publish_result(self, passage: Passage, result: Any) -> None: ...
 
+    def publish_passage_end(self, event: PassageEvent, result: Any) -> None: ...
+
     def publish_source_status(self, status: SourceStatus) -> None: ...
 
     def outbox_state(self) -> dict[str, Any]: ...
@@ -157,11 +159,11 @@ class Gateway:
     def _on_passage_event(self, event: PassageEvent) -> None:
         passage = event.passage
         self.live.passage_event(event.kind, passage_view(passage))
-        try:
-            self.publisher.publish_passage_event(event)
-        except OutboxFull:  # reject_new policy: the publisher already counted, logged and reported it
-            pass
         if event.kind != "end":
+            try:
+                self.publisher.publish_passage_event(event)
+            except OutboxFull:  # reject_new policy: the publisher already counted, logged and reported it
+                pass
             return
         self.metrics.passages.labels(passage.lane).inc()
         try:
@@ -170,7 +172,9 @@ class Gateway:
             log.exception("enrichment failed for passage %s", passage.id)
             result = None
         try:
-            self.publisher.publish_result(passage, result)
+            # The end event, the observation and the enriched record in one outbox transaction: one
+            # commit per closed passage instead of two (the end event waits for the enrichment, ~1 ms).
+            self.publisher.publish_passage_end(event, result)
         except OutboxFull:  # as above: refused by the configured policy, never silently
             pass
         record = self._result_view(passage, result)

@@ -42,6 +42,10 @@ class PublisherPort:
         else:
             self.publisher.publish_enriched(passage, result)
 
+    def publish_passage_end(self, event: PassageEvent, result: Any) -> None:
+        """The end event with the observation (``result`` None: enrichment failed) or the enriched record."""
+        self.publisher.publish_passage_end(event, result)
+
     def publish_source_status(self, status: SourceStatus) -> None:
         report = getattr(self.publisher, "publish_source_status", None)
         if report is not None:
