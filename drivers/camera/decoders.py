@@ -58,6 +58,7 @@ class Symbol:
     data: str
     corners: Corners
     backend: str = "zxing-cpp"
+    quality: int = 0  # zbar's count of scan passes that decoded this symbol; 0: not reported (zxing-cpp)
 
     @property
     def raw(self) -> str:
@@ -72,7 +73,18 @@ class Symbol:
     def moved(self, dx: float, dy: float) -> Symbol:
         """The same symbol with corners shifted, e.g. from a crop back to the frame."""
         corners = tuple((x + dx, y + dy) for x, y in self.corners)
-        return Symbol(self.symbology, self.symbology_id, self.data, corners, self.backend)
+        return Symbol(self.symbology, self.symbology_id, self.data, corners, self.backend, self.quality)
+
+    @property
+    def band(self) -> float:
+        """For a zxing-cpp linear read: how wide (px, across the bars) the band of scan lines that
+        agreed on this value is.  zxing-cpp reports a linear symbol as the quadrilateral spanned by
+        its first and last agreeing scan line, so ``corners[0] -> corners[3]`` is that width: 0-2 px
+        is one or two adjacent rows, a wide band is many rows that read the same value."""
+        if len(self.corners) != 4:
+            return 0.0
+        (x0, y0), _, _, (x3, y3) = self.corners
+        return math.hypot(x3 - x0, y3 - y0)
 
 
 class Decoder(Protocol):
@@ -213,6 +225,10 @@ class PyzbarDecoder:
             data = _latin1(r.data)
             if r.type == "CODE128" and data.startswith("\x1d"):
                 data = data[1:]
+            if r.type == "UPCA" and len(data) == 12:
+                # asked for UPC-A by name, zbar gives its 12 digits; ]E0 carries UPC-A as 13 (a leading 0),
+                # which is what zxing-cpp returns and the GS1 core checks (12 digits failed validation)
+                data = "0" + data
             name, sid = _zbar_identifier(r.type, data)
             poly = r.polygon
             if len(poly) == 4:
@@ -220,7 +236,7 @@ class PyzbarDecoder:
             else:
                 x, y, w, h = r.rect
                 corners = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
-            out.append(Symbol(name, sid, data, corners, self.name))
+            out.append(Symbol(name, sid, data, corners, self.name, int(getattr(r, "quality", 0) or 0)))
         return out
 
 
@@ -325,7 +341,8 @@ class CombinedDecoder:
     only: the crop is upright), and with pyzbar when zxing-cpp finds nothing in a crop small
     enough for pyzbar's cost (pyzbar's time grows with the pixels, and it beats zxing-cpp only on
     small, fine-module 1D codes).  Every read of zxing-cpp alone is kept, so the combined decode
-    rate is never below it.
+    rate is never below it, except the partial reads and mis-reads that a better read of the same
+    symbol in the same frame shows to be wrong (:func:`drop_misreads`).
 
     The full-frame pass keeps ``try_rotate=True``: with rows only it is twice as fast, but on
     labels turned a quarter it lost half of the 2D reads and the rescue did not win back all the
@@ -360,7 +377,7 @@ class CombinedDecoder:
                 continue  # already read (by the full-frame pass or an earlier crop)
             tried += 1
             symbols.extend(self.rescue(image, field, fallbacks))
-        return symbols
+        return drop_misreads(symbols)
 
     def rescue(self, image: np.ndarray, field: BarField, fallbacks: list[int] | None = None) -> list[Symbol]:
         """Cut ``field`` out of ``image`` with its bars upright and read it; corners in frame pixels.
@@ -389,7 +406,8 @@ class CombinedDecoder:
                 corners: Corners = tuple((float(x), float(y)) for x, y in back)
             else:  # zbar's polygon of a 1D code is its scan line, a sliver: report the bar field instead
                 corners = field.corners()
-            out.append(Symbol(sym.symbology, sym.symbology_id, sym.data, corners, sym.backend + "+rescue"))
+            out.append(Symbol(sym.symbology, sym.symbology_id, sym.data, corners, sym.backend + "+rescue",
+                              sym.quality))
         return out
 
 
@@ -416,6 +434,96 @@ def dedupe(symbols: Sequence[Symbol]) -> list[Symbol]:
             seen.add(s.raw)
             out.append(s)
     return out
+
+
+# Identifier prefixes of the symbologies that clutter and mis-reads produce (reference/barcode.md 3.7):
+# EAN/UPC (``]E``) and ITF (``]I``).  Their data is bare digits under one mod-10 check digit, so about one
+# wrong value in ten passes the check; GS1-128 (mod-103 checksum), DataBar and the 2D codes (error
+# correction) do not turn a blurred symbol into another valid value that cheaply.
+CLUTTER_PRONE = ("]E", "]I")
+
+
+def clutter_prone(symbology_id: str) -> bool:
+    return symbology_id[:2] in CLUTTER_PRONE
+
+
+def _axis(sym: Symbol) -> tuple[float, float] | None:
+    """Unit vector of the longer edge at ``corners[0]``: the reading direction of a linear read (zxing-cpp's
+    band is long along the bars' reading direction and thin across) and the long side of a box otherwise."""
+    if len(sym.corners) != 4:
+        return None
+    (x0, y0), (x1, y1), _, (x3, y3) = sym.corners
+    ax, ay = (x1 - x0, y1 - y0) if math.hypot(x1 - x0, y1 - y0) >= math.hypot(x3 - x0, y3 - y0) else (x3 - x0, y3 - y0)
+    norm = math.hypot(ax, ay)
+    return None if norm < 1.0 else (ax / norm, ay / norm)
+
+
+def same_symbol(a: Symbol, b: Symbol, *, max_angle: float = 10.0, min_overlap: float = 0.8,
+                max_gap: float = 0.05) -> bool:
+    """True when two linear reads of one frame lie on one printed symbol: parallel (within ``max_angle``
+    degrees), covering the same stretch along the reading direction (``min_overlap`` of the shorter) and
+    at most ``max_gap`` of the length apart across it.  zxing-cpp reads one EAN from several bands of
+    scan lines; on a blurred, small symbol a thin band next to the right one can decode to a different
+    value whose check digit happens to pass (the ``upright`` scene 3 of the benchmark at 720p).  Two
+    different EANs printed one above the other are kept apart by their human-readable digits (about 0.08
+    of the length), so the gap is set below that."""
+    u, ub = _axis(a), _axis(b)
+    if u is None or ub is None or abs(u[0] * ub[0] + u[1] * ub[1]) < math.cos(math.radians(max_angle)):
+        return False
+    n = (-u[1], u[0])
+    pa = [x * u[0] + y * u[1] for x, y in a.corners]
+    pb = [x * u[0] + y * u[1] for x, y in b.corners]
+    la, lb = max(pa) - min(pa), max(pb) - min(pb)
+    if min(max(pa), max(pb)) - max(min(pa), min(pb)) < min_overlap * min(la, lb):
+        return False
+    qa = [x * n[0] + y * n[1] for x, y in a.corners]
+    qb = [x * n[0] + y * n[1] for x, y in b.corners]
+    return max(min(qa), min(qb)) - min(max(qa), max(qb)) <= max_gap * max(la, lb)
+
+
+def dominates(a: Symbol, b: Symbol, *, ratio: float = 2.0, min_band: float = 3.0) -> bool:
+    """``a``'s read outweighs ``b``'s on the same symbol: both are zxing-cpp's (whose band width counts
+    the scan lines that agreed) and ``a``'s band is at least ``min_band`` px and ``ratio`` times
+    ``b``'s.  zbar's polygon (or a rescue's bar field) says nothing comparable, so it never dominates."""
+    if not (a.backend.startswith("zxing-cpp") and b.backend.startswith("zxing-cpp")):
+        return False
+    return a.band >= min_band and a.band >= ratio * b.band
+
+
+def _rivals(symbols: Sequence[Symbol]) -> list[tuple[int, int]]:
+    """Ordered pairs (i, j) of clutter-prone reads of one frame with different data on one symbol."""
+    out = []
+    for i, a in enumerate(symbols):
+        if not clutter_prone(a.symbology_id):
+            continue
+        for j, b in enumerate(symbols):
+            if (i != j and b.symbology_id[:2] == a.symbology_id[:2] and b.data != a.data
+                    and same_symbol(a, b)):
+                out.append((i, j))
+    return out
+
+
+def misreads(symbols: Sequence[Symbol]) -> set[int]:
+    """Indices of reads that another read of the same frame shows to be wrong: a *partial* read (its data
+    is part of a longer read of the same symbol, e.g. zbar's ITF ``272497`` inside ``09506490272497``)
+    or a *mis-read* (a thin band of scan lines next to a band at least twice as wide that read another
+    value).  Reads of other symbologies, and rivals of equal weight, are left to confirmation."""
+    return {i for i, j in _rivals(symbols)
+            if symbols[i].data in symbols[j].data or dominates(symbols[j], symbols[i])}
+
+
+def contested(symbols: Sequence[Symbol]) -> set[int]:
+    """Indices of clutter-prone reads with a rival on the same symbol that they do not clearly outweigh:
+    the frame read two values there, so its check digit is no proof; it needs a second frame."""
+    return {i for i, j in _rivals(symbols)
+            if symbols[i].data in symbols[j].data
+            or not (symbols[j].data in symbols[i].data or dominates(symbols[i], symbols[j]))}
+
+
+def drop_misreads(symbols: Sequence[Symbol]) -> list[Symbol]:
+    """``symbols`` without the partial reads and mis-reads of :func:`misreads`."""
+    bad = misreads(symbols)
+    return [s for k, s in enumerate(symbols) if k not in bad]
 
 
 class TrackingDecoder:
@@ -470,7 +578,7 @@ class TrackingDecoder:
                     continue
                 decoder = self.inner if rescued else self.roi
                 symbols += [s.moved(ix0, iy0) for s in decoder.decode(image[iy0:iy1, ix0:ix1])]
-            symbols = dedupe(symbols)
+            symbols = drop_misreads(dedupe(symbols))
         with self._lock:
             if full:
                 self.full_frames += 1
