@@ -16,6 +16,8 @@ backend the same frames:
 - median / p90 ms per frame on one thread (wall clock, and CPU time of the decoding thread, which
   other processes on a shared machine disturb less), frames/s on a pool of ``os.cpu_count()``
   threads (zxing-cpp and combined measured in alternation, so machine load hits both alike);
+  OpenCV runs single-threaded (:func:`~drivers.camera.decoders.serial_opencv`), as under the gateway's
+  pool, so the decoding thread's CPU time is all of a frame's;
 - tracked regions (``TrackingDecoder``) on ``video`` clips, labels drifting across 15 frames:
   codes read per frame and ms per frame against full frames;
 - frame age at decode: a live 25 fps source through the grabber thread and the pool.
@@ -44,7 +46,14 @@ import cv2
 import numpy as np
 
 from drivers.camera.confirm import Confirmer
-from drivers.camera.decoders import CombinedDecoder, Decoder, PyzbarDecoder, TrackingDecoder, ZxingDecoder
+from drivers.camera.decoders import (
+    CombinedDecoder,
+    Decoder,
+    PyzbarDecoder,
+    TrackingDecoder,
+    ZxingDecoder,
+    serial_opencv,
+)
 from gateway.reads import Read
 from simulators.camera_sim.scenes import SCENARIOS, render
 
@@ -217,6 +226,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="seconds per throughput / frame-age run")
     args = ap.parse_args()
     workers = os.cpu_count() or 1
+    serial_opencv()  # as CameraSource does for its pool; also puts all of a decode's CPU time on its thread
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     print(f"rendering {args.frames} 1080p scenes ... (load average {load0[0]:.1f})", flush=True)

@@ -24,12 +24,20 @@ Where the time went before (48 benchmark scenes, 1080p, CPU ms per frame on a lo
 machine): zxing-cpp full frame ~29, OpenCV ``BarcodeDetector.detect`` ~19, pyzbar on every
 unread candidate ~10, crops ~6.  The locator replaced ``detect`` (finding more of the unread
 codes), pyzbar is limited to linear symbologies, small crops and 3 calls per frame.
+
+And where it goes now (same scenes, quiet machine, all threads' CPU, OpenCV serial): zxing-cpp
+full frame ~24, locator ~3.5 (was 4-7: fresh 2 MB arrays per frame and OpenCV's own threads, see
+:func:`serial_opencv`), crops ~1.3 (fields too short to hold a symbol are skipped: ~6 crops per
+frame became ~2), pyzbar ~1.2 (~1 call per frame instead of ~2.5, rows only, see
+:class:`PyzbarDecoder`).  All that remains outside zxing-cpp's full-frame pass is ~25 % of its
+time (was ~50 %): on a pool of 2, 0.74-0.78 of zxing-cpp alone's frames/s (was 0.67).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -202,18 +210,71 @@ ZBAR_LINEAR = ("CODE128", "EAN13", "UPCA", "I25", "DATABAR", "DATABAR_EXP")
 
 class PyzbarDecoder:
     """pyzbar (zbar); needs the system library ``libzbar0``.  ``symbols`` (zbar names, e.g.
-    :data:`ZBAR_LINEAR`) restricts the symbologies zbar looks for; default: all."""
+    :data:`ZBAR_LINEAR`) restricts the symbologies zbar looks for; default: all.
+
+    ``rows_only``: scan image rows only (zbar's ``x-density`` 0), for an upright 1D crop whose bars
+    run down the image: zbar otherwise also scans every column, along the bars, where nothing can
+    decode, so this takes ~40 % less time with the same reads and the same ``quality`` (passes
+    that decoded) on an upright code.  pyzbar's ``decode`` has no such setting, so this path drives
+    zbar through pyzbar's ctypes wrapper directly (which, like ``decode``, releases the GIL while zbar
+    scans)."""
 
     name = "pyzbar"
 
-    def __init__(self, symbols: Sequence[str] | None = None) -> None:
+    def __init__(self, symbols: Sequence[str] | None = None, *, rows_only: bool = False) -> None:
         try:
             from pyzbar import pyzbar
         except (ImportError, OSError) as exc:
             raise DecoderUnavailable(f"pyzbar is not usable (install libzbar0): {exc}") from exc
-        self._decode: Callable[..., Any] = pyzbar.decode
+        self._decode: Callable[..., Any] = pyzbar.decode if not rows_only else self._scan_rows
         self._symbols = None if symbols is None else [pyzbar.ZBarSymbol[n] for n in symbols]
+        self.rows_only = rows_only
         self.version = _version("pyzbar")
+
+    @staticmethod
+    def _scan_rows(image: np.ndarray, symbols: Sequence[Any] | None = None) -> list[Any]:
+        """pyzbar's ``decode`` with zbar's column scans off; returns pyzbar's ``Decoded`` tuples."""
+        from ctypes import c_void_p, string_at
+
+        from pyzbar import wrapper as zw
+        from pyzbar.locations import bounding_box, convex_hull
+        from pyzbar.pyzbar import Decoded, ZBarSymbol
+
+        pixels = np.ascontiguousarray(image, dtype=np.uint8)  # zbar reads it in place until the image is freed
+        height, width = pixels.shape[:2]
+        scanner = zw.zbar_image_scanner_create()
+        if not scanner:
+            raise DecoderUnavailable("zbar could not create an image scanner")
+        img = zw.zbar_image_create()
+        out = []
+        try:
+            if symbols:  # as pyzbar does it: ZBarSymbol.NONE (0) is "all", so all off, then the wanted on
+                for sym in set(ZBarSymbol) - set(symbols):
+                    zw.zbar_image_scanner_set_config(scanner, sym, zw.ZBarConfig.CFG_ENABLE, 0)
+                for sym in symbols:
+                    zw.zbar_image_scanner_set_config(scanner, sym, zw.ZBarConfig.CFG_ENABLE, 1)
+            zw.zbar_image_scanner_set_config(scanner, ZBarSymbol.NONE, zw.ZBarConfig.CFG_X_DENSITY, 0)
+            zw.zbar_image_set_format(img, 0x30303859)  # fourcc "Y800": 8-bit grey
+            zw.zbar_image_set_size(img, width, height)
+            zw.zbar_image_set_data(img, c_void_p(pixels.ctypes.data), pixels.size, None)
+            if zw.zbar_scan_image(scanner, img) < 0:
+                raise DecoderUnavailable("zbar rejected the image format")
+            sym_p = zw.zbar_image_first_symbol(img)
+            while sym_p:
+                polygon = convex_hull((zw.zbar_symbol_get_loc_x(sym_p, i), zw.zbar_symbol_get_loc_y(sym_p, i))
+                                      for i in range(zw.zbar_symbol_get_loc_size(sym_p)))
+                try:
+                    kind = ZBarSymbol(sym_p.contents.type).name
+                except ValueError:  # a zbar newer than pyzbar's table
+                    kind = f"zbar type {sym_p.contents.type}"
+                data = string_at(zw.zbar_symbol_get_data(sym_p), zw.zbar_symbol_get_data_length(sym_p))
+                out.append(Decoded(data, kind, bounding_box(polygon), polygon,
+                                   zw.zbar_symbol_get_quality(sym_p), None))
+                sym_p = zw.zbar_symbol_next(sym_p)
+        finally:
+            zw.zbar_image_destroy(img)
+            zw.zbar_image_scanner_destroy(scanner)
+        return out
 
     def decode(self, image: np.ndarray) -> list[Symbol]:
         if image.ndim == 3:  # pyzbar would keep channel 0 (blue) of a BGR image
@@ -285,18 +346,28 @@ def locate_bar_fields(gray: np.ndarray, *, scale: float = 0.5, cell: int = 4, co
     missed 20 of the 48 unread 1D codes of the benchmark scenes that this finds).
     """
     cv2 = _cv2()
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1.0 else gray
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
     g = 1.0 / cell
-    # INTER_AREA by an integer factor is an exact block mean: the tensor summed per cell.
-    jxx = cv2.blur(cv2.resize(cv2.multiply(gx, gx), None, fx=g, fy=g, interpolation=cv2.INTER_AREA), (3, 3))
-    jyy = cv2.blur(cv2.resize(cv2.multiply(gy, gy), None, fx=g, fy=g, interpolation=cv2.INTER_AREA), (3, 3))
-    jxy = cv2.blur(cv2.resize(cv2.multiply(gx, gy), None, fx=g, fy=g, interpolation=cv2.INTER_AREA), (3, 3))
+    bufs = _scratch(gray.shape, scale)
+    # fx/fy, not the size: from a size OpenCV derives the factor (258/517 for an odd 517 px crop, not 0.5),
+    # which reads differently; the buffer has the size OpenCV makes from the factor (rint, as round())
+    small = (cv2.resize(gray, None, dst=bufs.small, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+             if scale != 1.0 else gray)
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, dst=bufs.gx, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, dst=bufs.gy, ksize=3)
+
+    def cell_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # INTER_AREA by an integer factor is an exact block mean: the tensor summed per cell.  numpy's
+        # multiply into a reused buffer: cv2.multiply is twice as slow on float32 and allocates.
+        np.multiply(a, b, out=bufs.product)
+        summed: np.ndarray = cv2.blur(cv2.resize(bufs.product, None, fx=g, fy=g, interpolation=cv2.INTER_AREA),
+                                      (3, 3))
+        return summed
+
+    jxx, jyy, jxy = cell_sum(gx, gx), cell_sum(gy, gy), cell_sum(gx, gy)
     trace = jxx + jyy
     aniso = cv2.magnitude(jxx - jyy, 2.0 * jxy)
     # Contrast, and so gradient energy, scales with the light: a dim frame's threshold scales down with it.
-    floor = energy * min(1.0, max(float(small.mean()), 16.0) / 100.0) ** 2
+    floor = energy * min(1.0, max(float(cv2.mean(small)[0]), 16.0) / 100.0) ** 2  # cv2.mean: a tenth of numpy's time
     mask = ((aniso > coherence * trace) & (trace > floor)).astype(np.uint8)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     to_frame = 1.0 / (scale * g)
@@ -335,6 +406,61 @@ def _cv2() -> Any:
     return cv2
 
 
+def serial_opencv() -> None:
+    """Run every OpenCV call on its calling thread (``cv2.setNumThreads(1)``): for a pool of decoding threads.
+
+    OpenCV splits a large operation (the locator's resize and Sobel passes, a big ``warpAffine``) over
+    a thread pool of its own.  When frames already decode in parallel on one pool thread per core,
+    those extra threads only compete with the pool and hand work back and forth; and their CPU time
+    does not show in the calling thread's ``time.thread_time``.  Measured on the 48 benchmark scenes
+    at 1080p on 2 cores (before the other savings here): the locator's process CPU time per frame fell
+    from ~7 to ~4.5 ms and the combined decoder's frames/s on a pool of 2 rose from 0.61-0.67 to
+    0.69-0.72 of zxing-cpp alone's.
+    OpenCV has no per-thread setting, so this is process-wide: call it where the decoding pool is made
+    (:class:`drivers.camera.source.CameraSource`, the benchmark), not per decoder.
+    """
+    _cv2().setNumThreads(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scratch:
+    """The locator's full-size intermediate images (at 1080p and ``scale`` 0.5: 0.5 MB of ``uint8`` and
+    three 2 MB ``float32`` planes).  Fresh arrays of that size come from ``mmap`` and are page-faulted
+    in on every frame, which cost more than the arithmetic on them: the steps up to the per-cell tensor
+    took ~4 ms per 1080p frame with fresh arrays and ~1.7 ms with reused ones.  So each decoding thread
+    keeps one set per image size (a few sizes) and reuses it."""
+
+    key: tuple[tuple[int, ...], float]
+    small: np.ndarray
+    gx: np.ndarray
+    gy: np.ndarray
+    product: np.ndarray
+
+
+_local = threading.local()
+
+
+_SCRATCH_SIZES = 4  # per thread: the frame size plus a few region sizes (TrackingDecoder's crops vary)
+
+
+def _scratch(shape: tuple[int, ...], scale: float) -> _Scratch:
+    """This thread's buffers for images of ``shape``; the least recently used size is dropped."""
+    key = (shape[:2], scale)
+    cache: dict[tuple[tuple[int, ...], float], _Scratch] | None = getattr(_local, "scratch", None)
+    if cache is None:
+        cache = _local.scratch = {}
+    made = cache.pop(key, None)
+    if made is None:
+        h, w = shape[:2]
+        sw, sh = (max(1, round(w * scale)), max(1, round(h * scale))) if scale != 1.0 else (w, h)
+        made = _Scratch(key, np.empty((sh, sw), np.uint8), np.empty((sh, sw), np.float32),
+                        np.empty((sh, sw), np.float32), np.empty((sh, sw), np.float32))
+        while len(cache) >= _SCRATCH_SIZES:
+            del cache[next(iter(cache))]
+    cache[key] = made  # (re)inserted last: dict order is the recency order
+    return made
+
+
 class CombinedDecoder:
     """zxing-cpp on the frame, then a rescue of bar fields it did not read: locate them
     (:func:`locate_bar_fields`), straighten each one, read it with zxing-cpp (linear formats, rows
@@ -348,22 +474,31 @@ class CombinedDecoder:
     labels turned a quarter it lost half of the 2D reads and the rescue did not win back all the
     1D ones (measured on the ``upright`` scenes).  The frame is used as given (the pipeline passes
     one grayscale image to every step); each crop is one ``warpAffine``.
+
+    Fields shorter than ``min_length`` px across the bars are not rescued: the narrowest GS1 linear
+    symbol is about 70 modules across (a GS1-128 holding one short AI; DataBar Limited 79, EAN-13
+    95) and neither decoder reads modules much under 1 px, so a readable symbol spans ~70 px or
+    more, and the locator's box misses at most a cell (8 px) at each end: 48 px leaves room.  On the
+    benchmark scenes (1080p and 720p, every field tried) 441 of 572 fields that read nothing were
+    that short (ruled lines, text, label edges: 16-40 px across, hundreds along), and every rescued
+    read came from a field of 166 px or more.
     """
 
     name = "combined"
 
     def __init__(self, primary: Decoder | None = None, fallback: Decoder | None = None, *,
                  crop: Decoder | None = None, max_regions: int = 8, max_fallbacks: int = 3,
-                 fallback_max_px: int = 250_000, use_fallback: bool = True) -> None:
+                 fallback_max_px: int = 250_000, use_fallback: bool = True, min_length: float = 48.0) -> None:
         self.primary = primary or ZxingDecoder()
         self.crop = crop or ZxingDecoder(formats=LINEAR_FORMATS, try_rotate=False)
         self.fallback = fallback
         if fallback is None and use_fallback:
             try:
-                self.fallback = PyzbarDecoder(ZBAR_LINEAR)
+                self.fallback = PyzbarDecoder(ZBAR_LINEAR, rows_only=True)
             except DecoderUnavailable:
                 self.fallback = None
         self.max_regions, self.max_fallbacks, self.fallback_max_px = max_regions, max_fallbacks, fallback_max_px
+        self.min_length = min_length
         self._cv2 = _cv2()
 
     def decode(self, image: np.ndarray) -> list[Symbol]:
@@ -373,6 +508,8 @@ class CombinedDecoder:
         for field in locate_bar_fields(image):
             if tried >= self.max_regions:
                 break
+            if field.length < self.min_length:
+                continue  # too short across the bars for any GS1 linear symbol (see the class docstring)
             if any(field.contains(s.center) for s in symbols):
                 continue  # already read (by the full-frame pass or an earlier crop)
             tried += 1

@@ -44,7 +44,7 @@ import numpy as np
 from drivers.backoff import Backoff
 from drivers.camera.capture import END, CaptureError, CaptureSettings, Frame, Grabber, ImagesReader, OpenCVReader
 from drivers.camera.confirm import Confirmer, Observation
-from drivers.camera.decoders import Decoder, Symbol, TrackingDecoder, dedupe, make_decoder
+from drivers.camera.decoders import Decoder, Symbol, TrackingDecoder, dedupe, make_decoder, serial_opencv
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 if TYPE_CHECKING:
@@ -329,6 +329,8 @@ class CameraSource:
 
     def _start(self) -> None:
         cfg = self.config
+        if self.workers > 1:
+            serial_opencv()  # the pool is the parallelism; OpenCV's own threads would only compete with it
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=f"decode-{self.source_id}")
         self.grabber = Grabber(self.opener, live=cfg.live, stall_timeout=cfg.stall,  # type: ignore[arg-type]
                                backoff=Backoff(base=cfg.backoff, cap=max(cfg.backoff_cap, cfg.backoff)),
