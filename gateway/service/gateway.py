@@ -164,6 +164,8 @@ class Gateway:
                 self.publisher.publish_passage_event(event)
             except OutboxFull:  # reject_new policy: the publisher already counted, logged and reported it
                 pass
+            except Exception:  # e.g. a disk error: logged loudly, but a reader's task must not die of it
+                log.exception("publishing the %s event of passage %s failed", event.kind, passage.id)
             return
         self.metrics.passages.labels(passage.lane).inc()
         try:
@@ -177,6 +179,8 @@ class Gateway:
             self.publisher.publish_passage_end(event, result)
         except OutboxFull:  # as above: refused by the configured policy, never silently
             pass
+        except Exception:
+            log.exception("publishing passage %s failed", passage.id)
         record = self._result_view(passage, result)
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
