@@ -7,10 +7,13 @@ folder that appears later); waits are bounded by ``collect``'s timeout and never
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from drivers.backoff import Backoff
 from drivers.camera.capture import END, CaptureError, Grabber, device_index
@@ -119,3 +122,21 @@ def test_device_index_from_links() -> None:
     assert device_index("0") == 0
     assert device_index("/dev/video7") == 7
     assert device_index("clip.mp4") is None
+
+
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="needs a writable /dev/shm for a link under /dev")
+def test_stable_by_id_link_resolves_to_its_video_index() -> None:
+    """A udev ``/dev/v4l/by-id/...-video-index0`` link is a symlink to ``../../videoN``: a real link of the
+    same kind (made under /dev/shm, the one writable place below /dev) resolves to index N, and a link to
+    something that is not a video node is refused with a typed error."""
+    folder = tempfile.mkdtemp(prefix="v4l-by-id-", dir="/dev/shm")
+    try:
+        link = os.path.join(folder, "usb-ACME_Lane_Cam_0001-video-index0")
+        os.symlink("/dev/video5", link)
+        assert device_index(link) == 5
+        other = os.path.join(folder, "usb-ACME_Lane_Cam_0001-if00")
+        os.symlink("/dev/ttyUSB0", other)
+        with pytest.raises(CaptureError, match="not a V4L2 video device"):
+            device_index(other)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
