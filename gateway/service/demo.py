@@ -77,10 +77,7 @@ class DemoError(RuntimeError):
 def run_from_cli(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_demo(args))
-    except DemoError as exc:
-        print(f"border-gateway demo: {exc}", file=sys.stderr)
-        return 1
-    except ConfigError as exc:
+    except (DemoError, ConfigError) as exc:
         print(f"border-gateway demo: {exc}", file=sys.stderr)
         return 1
 

@@ -59,12 +59,18 @@ class SimCamera:
         """Unblock stalled reads (the source is closing)."""
         self.released.set()
 
-    def next_frame(self) -> np.ndarray | None:
+    def claim_index(self) -> int | None:
+        """The next frame index, shared by every connection; ``None`` once ``frames`` have been served."""
         with self._lock:
             if self.frames and self.position >= self.frames:
                 return None
-            index = self.position
             self.position += 1
+            return self.position - 1
+
+    def next_frame(self) -> np.ndarray | None:
+        index = self.claim_index()
+        if index is None:
+            return None
         frame, truth = scenes.render(self.scenario, index, seed=self.seed, size=self.size)
         self.truth[index] = truth
         return frame

@@ -507,11 +507,9 @@ class TimelineCamera(SimCamera):
         return TimelineReader(self)
 
     def next_frame(self) -> np.ndarray | None:
-        with self._lock:
-            if self.frames and self.position >= self.frames:
-                return None
-            index = self.position
-            self.position += 1
+        index = self.claim_index()
+        if index is None:
+            return None
         elapsed = self.clock() - self.t0 if self.live else index / self.fps
         active = self.timeline.active(elapsed)
         self.shown.append(Shown(index, elapsed, active))
