@@ -36,20 +36,12 @@ class PublisherPort:
     def publish_passage_event(self, event: PassageEvent) -> None:
         self.publisher.publish_passage_event(event)
 
-    def publish_result(self, passage: Passage, result: Any) -> None:
-        if result is None:  # enrichment failed: the observation still goes out
-            self.publisher.publish_observation(passage)
-        else:
-            self.publisher.publish_enriched(passage, result)
-
     def publish_passage_end(self, event: PassageEvent, result: Any) -> None:
         """The end event with the observation (``result`` None: enrichment failed) or the enriched record."""
         self.publisher.publish_passage_end(event, result)
 
     def publish_source_status(self, status: SourceStatus) -> None:
-        report = getattr(self.publisher, "publish_source_status", None)
-        if report is not None:
-            report(status.source, status.state, status.detail)
+        self.publisher.publish_source_status(status.source, status.state, status.detail)
 
     def outbox_state(self) -> dict[str, Any]:
         outbox = self.publisher.outbox
