@@ -346,7 +346,7 @@ class Subscriber:
         c = self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
         c.on_connect = lambda cl, u, f, rc, p: cl.subscribe([(t, 1) for t in topics])
         c.on_subscribe = lambda *a: self._ready.set()
-        c.on_message = lambda cl, u, m: self.messages.append((m.topic, time.time(), m.payload))
+        c.on_message = lambda cl, u, m: self.messages.append((m.topic, time.time(), bytes(m.payload)))
         c.connect(HOST, PORT)
         c.loop_start()
         if not self._ready.wait(5):
@@ -684,7 +684,7 @@ def enriched_throughput(tmp: Path, trucks: int, rounds: int) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------------------------
 
 
-def _row(metric: str, ours_value: float | int | None, unit: str, target: str = "-", anchor: float | None = None,
+def _row(metric: str, ours_value: float | str | None, unit: str, target: str = "-", anchor: float | None = None,
          anchor_name: str | None = None, ratio: float | None = None) -> dict[str, Any]:
     return {"metric": metric, "ours": ours_value, "anchor": anchor, "anchor_name": anchor_name,
             "ratio": None if ratio is None else round(ratio, 3), "unit": unit, "target": target}
