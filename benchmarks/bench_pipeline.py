@@ -642,8 +642,9 @@ def bare_paho(messages: list[Wire], inflight: int | None) -> float:
 def enriched_throughput(tmp: Path, trucks: int, rounds: int) -> dict[str, Any]:
     """Messages/s of the whole enriched path in both outbox durability modes against the bare paho loop.
 
-    Each round runs the anchor, then ``call`` (the default) and ``group``, in a rotating order; the medians
-    of the per-round ratios are reported (a ratio is only meaningful between runs seconds apart)."""
+    Each round runs the anchor, the ceiling (:func:`without_publishing`), then ``call`` (the default) and
+    ``group`` in a rotating order; the medians of the per-round ratios are reported (a ratio is only
+    meaningful between runs seconds apart)."""
     dry = site_file(tmp, BURST_GATEWAY, (1, 2), free_port(), outbox=tmp / "dry-outbox.sqlite")
     sample = sample_messages(dry, burst_reads(trucks, time.time()))
     window = 100
