@@ -169,8 +169,9 @@ def test_quirks_error_for_no_response_message_empty_reports_and_delays(caplog: p
 
     run(body, Faults(error_on_enable_events=True, empty_report_every_s=0.02, delay_s=0.01))
     lines = [r.getMessage() for r in caplog.records if r.name == "drivers.llrp.client"]
-    assert lines == ["LLRP source d (127.0.0.1:%d): the reader answered ENABLE_EVENTS_AND_REPORTS, which has no "
-                     "response, with ERROR_MESSAGE M_UnsupportedMessage unsupported; ignored" % caplog.records[0].args[2]]
+    assert len(lines) == 1 and lines[0].startswith("LLRP source d (127.0.0.1:")
+    assert lines[0].endswith("the reader answered ENABLE_EVENTS_AND_REPORTS, which has no response, with "
+                             "ERROR_MESSAGE M_UnsupportedMessage unsupported; ignored")
 
 
 def test_an_enabled_rospec_that_waits_for_start_is_started_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
