@@ -325,7 +325,7 @@ class LLRPSource:
                 raise
             self.errors_ignored.append(f"version negotiation: {exc}; using LLRP 1.0.1")
             return
-        supported, detail = 0, reply.name
+        supported, detail = 0, status_text(reply)
         if reply.type == M.GET_SUPPORTED_VERSION_RESPONSE and reply.ok and reply.error is None:
             current = int(reply.fields.get("CurrentVersion", 0))  # type: ignore[arg-type]
             supported = int(reply.fields.get("SupportedVersion", 0))  # type: ignore[arg-type]
