@@ -147,6 +147,7 @@ class ReaderModel:
     next_id: int = 1
     version: int = VERSION_1_0_1  # the current connection's protocol version (reset by new_connection)
     max_version: int = VERSION_1_1  # 1: a reader that only speaks LLRP 1.0.1
+    immediate_start: bool = True  # False: an enabled ROSpec waits for START_ROSPEC whatever its start trigger
     reads_generated: int = 0
 
     def new_connection(self) -> None:
@@ -250,7 +251,7 @@ class ReaderModel:
             elif t == M.ENABLE_ROSPEC:
                 if entry.state == ROSpecState.DISABLED:
                     entry.state = ROSpecState.INACTIVE
-                    if _start_trigger(entry.spec) == ROSpecStartTriggerType.IMMEDIATE:
+                    if _start_trigger(entry.spec) == ROSpecStartTriggerType.IMMEDIATE and self.immediate_start:
                         self._activate(entry, now)
             elif t == M.DISABLE_ROSPEC:
                 self._finish(entry, now)

@@ -12,7 +12,9 @@ Faults (:class:`Faults`): response delays, messages written in tiny TCP segments
 connection, a reader that goes silent (socket open, nothing sent: only a keepalive watchdog
 notices), a reboot (connection dropped, ROSpecs and config forgotten, port dead for a while),
 a clock that was never set (timestamps in the year 2000), periodic empty reports, and the
-llrpkit quirk of answering ENABLE_EVENTS_AND_REPORTS with an ERROR_MESSAGE.
+quirks of the llrpkit emulator: an ERROR_MESSAGE answering ENABLE_EVENTS_AND_REPORTS, an
+enabled ROSpec that waits for START_ROSPEC whatever its start trigger, and a connection
+dropped on GET_ROSPECS while a ROSpec is Inactive.  Without faults the reader follows the standard.
 :meth:`LLRPReaderSimulator.inject` writes raw bytes (garbage, malformed or truncated messages).
 
 ``max_version`` chooses the reader generation: 2 (default) speaks LLRP 1.1 and negotiates,
@@ -45,7 +47,14 @@ import time
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 
-from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, ConnectionAttemptStatus, MessageType, StatusCode
+from drivers.llrp.constants import (
+    VERSION_1_0_1,
+    VERSION_1_1,
+    ConnectionAttemptStatus,
+    MessageType,
+    ROSpecState,
+    StatusCode,
+)
 from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
@@ -66,6 +75,8 @@ class Faults:
     clock_2000: bool = False  # reader clock never set: UTC timestamps start at 2000-01-01
     empty_report_every_s: float | None = None  # FX9600 quirk: 10-byte RO_ACCESS_REPORTs
     error_on_enable_events: bool = False  # llrpkit quirk: ERROR_MESSAGE for a message that has no response
+    start_on_start_only: bool = False  # llrpkit quirk: an Immediate start trigger does not start the ROSpec
+    drop_on_get_rospecs: bool = False  # llrpkit 0.3 quirk: GET_ROSPECS with an Inactive ROSpec drops the connection
     buffer_while_disconnected: bool = True  # burst the backlog on the next connection
     seed: int = 0
 
@@ -115,7 +126,7 @@ class LLRPReaderSimulator:
     def _new_model(self) -> ReaderModel:
         base = Y2K_EPOCH_S if self.faults.clock_2000 else time.time()
         return ReaderModel(self.world, self.reader, antennas=self.antennas, clock_base=base,
-                           max_version=self.max_version)
+                           max_version=self.max_version, immediate_start=not self.faults.start_on_start_only)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -303,6 +314,10 @@ class LLRPReaderSimulator:
                     else:
                         await self._send(s, self.model.tick(self.now()))
                     continue
+                if (msg.type == M.GET_ROSPECS and self.faults.drop_on_get_rospecs
+                        and any(e.state == ROSpecState.INACTIVE for e in self.model.rospecs.values())):
+                    await self._end_session(s, abort=True)
+                    return
                 replies = self.model.handle(msg, self.now())
                 if self.faults.delay_s:
                     await asyncio.sleep(self.faults.delay_s)

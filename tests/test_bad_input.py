@@ -39,6 +39,8 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/test_config.py::test_invalid_yaml_reports_line
     tests/vendor_json/test_webhook.py::test_bad_urls_are_refused_by_the_driver_and_by_config_check
     tests/test_bad_input.py::test_run_refuses_an_invalid_config_file_with_the_key_path
+* malformed command-line arguments (one line, non-zero exit, no traceback):
+    tests/test_cli.py::test_a_malformed_argument_is_one_line_and_a_non_zero_exit_for_every_subcommand
 * codec fuzzing (>= 10,000 examples/CI):
     tests/test_bad_input.py::test_every_codec_fuzz_test_runs_fuzz_examples
 

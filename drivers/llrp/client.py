@@ -13,15 +13,22 @@ One connection goes through the sequence of LLRP 1.1 §20.1 / rfid.md 1a:
    ENABLE_EVENTS_AND_REPORTS (releases readers that hold reports after a reconnect);
 4. DELETE_ACCESSSPEC(0), DELETE_ROSPEC(0) (a clean slate), ADD_ROSPEC (streaming: report every
    N >= 1 tags or every N ms), ENABLE_ROSPEC (and START_ROSPEC for a Null start trigger);
+4b. GET_ROSPECS: the ROSpec's CurrentState must be Active.  Some readers (the llrpkit emulator
+   among them) leave an enabled ROSpec Inactive whatever its Immediate start trigger says and
+   start it only on START_ROSPEC: the client then sends START_ROSPEC itself.  A reader that
+   cannot tell the state gets a START_ROSPEC too, whose refusal is not fatal;
 5. consume RO_ACCESS_REPORTs and READER_EVENT_NOTIFICATIONs, ACK every KEEPALIVE.
 
 A watchdog declares the connection dead when nothing arrives for ``misses`` keepalive
 intervals; any fault leads to a reconnect with jittered exponential backoff
 (:mod:`drivers.backoff`).  :meth:`LLRPSource.close` disables and deletes the ROSpec, sends
 CLOSE_CONNECTION and waits for its response.  Reader quirks are tolerated: an ERROR_MESSAGE
-for a message that has no response, empty reports, reports that arrive before the ROSpec
-is installed (the backlog burst after a reconnect), and reader clocks that were never set
-(``source_time`` is the reader's claim; ``host_time`` is when the report arrived).
+for a message that has no response (ENABLE_EVENTS_AND_REPORTS), an enabled ROSpec that does
+not start by itself, empty reports, reports that arrive before the ROSpec is installed (the
+backlog burst after a reconnect), and reader clocks that were never set (``source_time`` is
+the reader's claim; ``host_time`` is when the report arrived).  Each deviation the client works
+around is logged once per source, in one line saying what the reader did and what the client
+did about it (``LLRPSource.workarounds`` keeps them).
 
 >>> src = open_source("dock-1", "llrp://127.0.0.1:5084?antennas=1&report=1")
 >>> src.config.antennas, src.config.dead_after_s
@@ -32,13 +39,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 
 from drivers.backoff import Backoff
 from drivers.llrp.config import ClientConfig
-from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, MessageType, StatusCode
+from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, MessageType, ROSpecState, StatusCode
 from drivers.llrp.errors import LLRPError
 from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
@@ -49,6 +57,7 @@ from gateway.identity import Identifier
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 M = MessageType
+log = logging.getLogger(__name__)
 _VERSION_NAMES = {VERSION_1_0_1: "1.0.1", VERSION_1_1: "1.1"}
 CLOCK_UNSET_BEFORE_S = 1_262_304_000.0  # 2010-01-01: earlier reader timestamps mean the clock was never set
 _DONE = object()
@@ -56,6 +65,18 @@ _DONE = object()
 
 class LLRPSessionError(Exception):
     """The reader refused or broke the session (the message says why); the client reconnects."""
+
+
+def status_text(msg: Message) -> str:
+    """``"ERROR_MESSAGE M_UnsupportedMessage why"``: a reply's type, status code name and description."""
+    st = msg.status
+    code = int(st.fields.get("Status", -1)) if st else -1  # type: ignore[arg-type]
+    text = str(st.fields.get("ErrorDescription", "")) if st else ""
+    try:
+        code_name = StatusCode(code).name
+    except ValueError:
+        code_name = str(code)
+    return f"{msg.name} {code_name} {text}".rstrip()
 
 
 @lru_cache(maxsize=65536)
@@ -111,6 +132,7 @@ class _Connection:
         self.closed = asyncio.Event()
         self.error: str | None = None
         self.version = VERSION_1_0_1  # every connection starts in LLRP 1.0.1 until SET_PROTOCOL_VERSION
+        self.no_reply: dict[int, str] = {}  # ids of sent messages that have no response -> their names
 
     async def pump(self) -> None:
         try:
@@ -139,6 +161,12 @@ class _Connection:
     def send(self, msg: Message) -> None:
         self.writer.write(msg.encode())
 
+    def send_no_reply(self, name: str, **fields: int | bool) -> None:
+        """Send a message that has no response (its id is kept to recognise an ERROR_MESSAGE to it)."""
+        self.next_id += 1
+        self.no_reply[self.next_id] = name
+        self.send(Message.make(name, self.next_id, version=self.version, **fields))
+
     async def request(self, name: str, *params: Param, timeout: float, check: bool = True,
                       version: int | None = None, **fields: int | bool) -> Message:
         """Send a request and wait for the reply with the same message id (``version``: header
@@ -155,14 +183,7 @@ class _Connection:
             self.pending.pop(msg.id, None)
             raise LLRPSessionError(f"no response to {name} within {timeout:g} s") from None
         if check and not reply.ok:
-            st = reply.status
-            code = int(st.fields.get("Status", -1)) if st else -1  # type: ignore[arg-type]
-            text = str(st.fields.get("ErrorDescription", "")) if st else ""
-            try:
-                code_name = StatusCode(code).name
-            except ValueError:
-                code_name = str(code)
-            raise LLRPSessionError(f"{name} failed: {reply.name} {code_name} {text}".rstrip())
+            raise LLRPSessionError(f"{name} failed: {status_text(reply)}")
         return reply
 
 
@@ -183,7 +204,9 @@ class LLRPSource:
         self.connections = 0
         self.protocol_version = VERSION_1_0_1  # what the last connection negotiated
         self._skip_negotiation = config.version == VERSION_1_0_1
+        self._ask_rospec_state = True  # False once a reader dropped the connection on GET_ROSPECS
         self.errors_ignored: list[str] = []  # ERROR_MESSAGEs and bad messages the client shrugged off
+        self.workarounds: dict[str, str] = {}  # reader deviations worked around, each logged once
         self.reader_events: list[str] = []
 
     # -- public ----------------------------------------------------------------------------
@@ -218,6 +241,13 @@ class LLRPSource:
         self._queue.put_nowait(_DONE)
 
     # -- the reconnect loop ------------------------------------------------------------------
+
+    def _worked_around(self, key: str, what: str, level: int = logging.WARNING) -> None:
+        """Note a reader deviation and what the client did about it; logged once per kind and source."""
+        if key in self.workarounds:
+            return
+        self.workarounds[key] = what
+        log.log(level, "LLRP source %s (%s:%s): %s", self.source_id, self.config.host, self.config.port, what)
 
     def _status(self, state: str, detail: str = "", attempt: int = 0) -> None:
         self._queue.put_nowait(SourceStatus(self.source_id, state, detail, attempt=attempt))  # type: ignore[arg-type]
@@ -295,7 +325,7 @@ class LLRPSource:
                 raise
             self.errors_ignored.append(f"version negotiation: {exc}; using LLRP 1.0.1")
             return
-        supported, detail = 0, reply.name
+        supported, detail = 0, status_text(reply)
         if reply.type == M.GET_SUPPORTED_VERSION_RESPONSE and reply.ok and reply.error is None:
             current = int(reply.fields.get("CurrentVersion", 0))  # type: ignore[arg-type]
             supported = int(reply.fields.get("SupportedVersion", 0))  # type: ignore[arg-type]
@@ -316,6 +346,8 @@ class LLRPSource:
             raise LLRPSessionError(f"the reader does not speak LLRP 1.1 (GET_SUPPORTED_VERSION: {detail}) "
                                    "and the URL asks for version=1.1")
         self.errors_ignored.append(f"version negotiation: {detail}; using LLRP 1.0.1")
+        self._worked_around("version", f"GET_SUPPORTED_VERSION answered with {detail}: the reader speaks "
+                            "LLRP 1.0.1 only; staying on 1.0.1", logging.INFO)
 
     async def _configure(self, conn: _Connection) -> None:
         cfg, t = self.config, self.config.timeout_s
@@ -325,7 +357,7 @@ class LLRPSource:
         power_index = self._learn_capabilities(caps)
         await conn.request("SET_READER_CONFIG", event_notification_spec(), keepalive_spec(cfg.keepalive_ms),
                            Param.make("EventsAndReports", HoldEventsAndReportsUponReconnect=False), timeout=t)
-        conn.send(Message.make("ENABLE_EVENTS_AND_REPORTS", conn.next_id + 1000, version=conn.version))
+        conn.send_no_reply("ENABLE_EVENTS_AND_REPORTS")
         # Clean slate; a reader with nothing to delete may answer with an error status: not fatal.
         await conn.request("DELETE_ACCESSSPEC", timeout=t, check=False, AccessSpecID=0)
         await conn.request("DELETE_ROSPEC", timeout=t, check=False, ROSpecID=0)
@@ -335,6 +367,60 @@ class LLRPSource:
         await conn.request("ENABLE_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
         if not cfg.start_immediately:
             await conn.request("START_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
+        await self._ensure_active(conn)
+
+    async def _rospec_state(self, conn: _Connection) -> tuple[ROSpecState | None, str]:
+        """Our ROSpec's CurrentState from GET_ROSPECS, or ``(None, why not)``."""
+        rid, t = self.config.rospec_id, self.config.timeout_s
+        try:
+            reply = await conn.request("GET_ROSPECS", timeout=t, check=False)
+        except LLRPSessionError as exc:
+            if conn.closed.is_set():
+                # The reader dropped the connection over the question (llrpkit 0.3 does when the
+                # ROSpec is Inactive): remember it, so that the next connection does not ask again.
+                self._ask_rospec_state = False
+                self._worked_around("get_rospecs", "the reader dropped the connection on GET_ROSPECS; from "
+                                    "the next connection on, START_ROSPEC follows ENABLE_ROSPEC without asking")
+                raise
+            return None, str(exc)  # a mute reader: the question cost one timeout, the session goes on
+        if reply.type != M.GET_ROSPECS_RESPONSE or not reply.ok or reply.error is not None:
+            return None, f"GET_ROSPECS answered with {status_text(reply)}"
+        for p in reply.params:
+            if p.name == "ROSpec" and p.fields.get("ROSpecID") == rid:
+                state = p.fields.get("CurrentState")
+                try:
+                    return ROSpecState(state), ""  # type: ignore[arg-type]
+                except ValueError:
+                    return None, f"GET_ROSPECS gave CurrentState {state!r}"
+        return None, f"GET_ROSPECS did not list ROSpec {rid}"
+
+    async def _ensure_active(self, conn: _Connection) -> None:
+        """After ENABLE_ROSPEC (and START_ROSPEC for a Null start trigger) the ROSpec must be Active."""
+        cfg, t, rid = self.config, self.config.timeout_s, self.config.rospec_id
+        if not self._ask_rospec_state:
+            if cfg.start_immediately:  # a Null start trigger has had its START_ROSPEC already
+                await conn.request("START_ROSPEC", timeout=t, check=False, ROSpecID=rid)
+            return
+        state, why = await self._rospec_state(conn)
+        if state == ROSpecState.ACTIVE:
+            return
+        if state == ROSpecState.INACTIVE and cfg.start_immediately:
+            reply = await conn.request("START_ROSPEC", timeout=t, check=False, ROSpecID=rid)
+            if not reply.ok:
+                raise LLRPSessionError(f"ROSpec {rid} stayed Inactive after ENABLE_ROSPEC and START_ROSPEC failed: "
+                                       f"{status_text(reply)}")
+            self._worked_around("start", f"the reader left ROSpec {rid} Inactive after ENABLE_ROSPEC although its "
+                                "start trigger is Immediate; sent START_ROSPEC")
+            return
+        if state is None:
+            # Unknown state: START_ROSPEC starts a ROSpec that waits for it and is refused, harmlessly, by
+            # a reader whose ROSpec already runs.
+            reply = await conn.request("START_ROSPEC", timeout=t, check=False, ROSpecID=rid)
+            answer = "it started the ROSpec" if reply.ok else f"it answered {status_text(reply)}"
+            self._worked_around("state", f"cannot tell whether ROSpec {rid} runs ({why}); sent START_ROSPEC: {answer}")
+            return
+        raise LLRPSessionError(f"ROSpec {rid} is {state.name} after ENABLE_ROSPEC"
+                               f"{'' if cfg.start_immediately else ' and START_ROSPEC'}")
 
     def _learn_capabilities(self, caps: Message) -> int | None:
         """Hop-table frequencies (for ``frequency_khz``) and the power index nearest ``power_dbm``."""
@@ -388,9 +474,12 @@ class LLRPSource:
         elif t == M.READER_EVENT_NOTIFICATION:
             self._on_event(msg)
         elif t == M.ERROR_MESSAGE:
-            # e.g. an answer to ENABLE_EVENTS_AND_REPORTS, which has no response in the standard
             st = msg.status
             self.errors_ignored.append(f"ERROR_MESSAGE id {msg.id}: {st.fields if st else ''}")
+            name = conn.no_reply.pop(msg.id, None) if conn is not None else None
+            if name is not None:  # e.g. ENABLE_EVENTS_AND_REPORTS, which has no response in the standard
+                self._worked_around(f"error:{name}", f"the reader answered {name}, which has no response, "
+                                    f"with {status_text(msg)}; ignored")
         elif msg.error is not None:
             self.errors_ignored.append(f"{msg.name}: {msg.error}")
 

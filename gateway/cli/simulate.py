@@ -12,7 +12,7 @@ import argparse
 import importlib
 from typing import Any
 
-from gateway.cli.common import not_built
+from gateway.cli.common import CLIParser, not_built
 
 SIMULATORS: dict[str, tuple[str, str]] = {
     "rfid-mercury": ("simulators.mercury_sim", "ThingMagic Mercury serial reader on a pty"),
@@ -39,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
         return not_built(f"the {args.kind} simulator")
     if not hasattr(module, "add_arguments"):
         return not_built(f"the {args.kind} simulator")
-    parser = argparse.ArgumentParser(prog=f"border-gateway simulate {args.kind}", description=help_text)
+    parser = CLIParser(prog=f"border-gateway simulate {args.kind}", description=help_text)
     module.add_arguments(parser)
     sim_args = parser.parse_args(args.extra)
     return int(module.main(sim_args))

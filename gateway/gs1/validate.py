@@ -19,6 +19,7 @@ from gateway.gs1.errors import (
     REPEATED_AI_DIFFERS,
     REQ_MISSING,
     STRICT,
+    SYNTAX,
     UNKNOWN_AI,
     GS1ParseError,
     GS1Problem,
@@ -155,6 +156,10 @@ def check_elements(data: str, pairs: list[tuple[str, str]], positions: list[int]
 def finish(data: str, kind: str, pairs: list[tuple[str, str]], positions: list[int],
            problems: list[GS1Problem], profile: Profile = STRICT, *, symbology: str | None = None,
            extensions: tuple[tuple[str, str], ...] = ()) -> GS1Message:
+    if not pairs and not problems:
+        # Nothing but a symbology identifier (``]Q3``), FNC1s or separators: not a GS1 message.
+        after = f" after the symbology identifier {symbology}" if symbology else ""
+        problems.append(problem(data, SYNTAX, None, len(symbology or ""), f"no data{after}"))
     check_elements(data, pairs, positions, problems)
     warnings: tuple[GS1Problem, ...] = ()
     if problems:

@@ -66,8 +66,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in str(args.size).lower().split("x"))
     except ValueError:
-        print(f"simulate camera: --size must be WxH, got {args.size!r}")
-        return 2
+        raise ValueError(f"--size must be WxH, got {args.size!r}") from None  # one line, from the CLI dispatcher
     url = write(args.out, args.scenario, args.frames, seed=args.seed, size=(w, h), video=args.video, fps=args.fps,
                 image_format=args.image_format)
     print(url, flush=True)

@@ -17,12 +17,12 @@ def decode(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[
 
 def test_json_lines_from_stdin_and_exit_status() -> None:
     lines = ["010950600013435217201225\x1d10ABC123", "(01)09506000134353", "]C0HELLO",
-             "https://example.com/01/09506000134352?99=x&utm=y"]
+             "https://example.com/01/09506000134352?99=x&utm=y", "]Q3"]
     out = decode("--format", "json", stdin="\n".join(lines) + "\n")
     assert out.returncode == 1
     docs = [json.loads(line) for line in out.stdout.splitlines()]
     assert [d["input"] for d in docs] == lines
-    assert [d["ok"] for d in docs] == [True, False, False, True]
+    assert [d["ok"] for d in docs] == [True, False, False, True, False]
     assert docs[0]["kind"] == "element-string"
     assert [(e["ai"], e["value"]) for e in docs[0]["elements"]] == [
         ("01", "09506000134352"), ("17", "201225"), ("10", "ABC123")]
@@ -32,6 +32,7 @@ def test_json_lines_from_stdin_and_exit_status() -> None:
                                              "'(01)09506000134353'"}]
     assert docs[2]["errors"][0]["code"] == "not-gs1"
     assert docs[3]["extensions"] == [["utm", "y"]]
+    assert [(e["code"], e["position"]) for e in docs[4]["errors"]] == [("syntax", 3)]  # an empty symbol
 
 
 def test_arguments_text_format_lenient_and_domain() -> None:

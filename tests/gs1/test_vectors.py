@@ -77,3 +77,15 @@ def test_forced_form() -> None:
         parse("0109506000134352", form="digital-link")
     with pytest.raises(GS1ParseError):
         parse("0109506000134352", form="scanner")
+
+
+@pytest.mark.parametrize("data", ["]Q3", "]d2", "]C1", "]e0"])
+def test_an_empty_symbol_is_not_a_gs1_message(data: str) -> None:
+    """A symbology identifier with nothing after it is an error, like an empty element string (issue 20)."""
+    with pytest.raises(GS1ParseError) as info:
+        parse(data)
+    (p,) = info.value.problems
+    assert (p.code, p.position, info.value.kind) == ("syntax", 3, "scanner")
+    assert p.message.startswith(f"no data after the symbology identifier {data}")
+    with pytest.raises(GS1ParseError):
+        parse("")  # the empty element string, for comparison

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -56,9 +57,11 @@ def test_reads_flow_and_clean_shutdown() -> None:
         assert r.source_time is not None and abs(r.source_time - r.host_time) < 60
         assert [s.state for s in statuses(events)][:2] == ["starting", "connected"]
         requests = [name for name in sim.received if name != "KEEPALIVE_ACK"]  # acks interleave at any time
-        assert requests[:9] == ["GET_SUPPORTED_VERSION", "SET_PROTOCOL_VERSION", "GET_READER_CAPABILITIES",
-                                    "SET_READER_CONFIG", "ENABLE_EVENTS_AND_REPORTS", "DELETE_ACCESSSPEC",
-                                    "DELETE_ROSPEC", "ADD_ROSPEC", "ENABLE_ROSPEC"]
+        assert requests[:10] == ["GET_SUPPORTED_VERSION", "SET_PROTOCOL_VERSION", "GET_READER_CAPABILITIES",
+                                 "SET_READER_CONFIG", "ENABLE_EVENTS_AND_REPORTS", "DELETE_ACCESSSPEC",
+                                 "DELETE_ROSPEC", "ADD_ROSPEC", "ENABLE_ROSPEC", "GET_ROSPECS"]
+        # a conformant reader starts the ROSpec on ENABLE_ROSPEC: nothing to work around
+        assert "START_ROSPEC" not in sim.received and src.workarounds == {}
         assert src.protocol_version == 2 and "LLRP 1.1" in statuses(events)[1].detail
         assert sim.received[-3:] == ["DISABLE_ROSPEC", "DELETE_ROSPEC", "CLOSE_CONNECTION"]
         assert not sim.model.rospecs  # the client cleaned up after itself
@@ -152,7 +155,9 @@ def test_clock_never_set_keeps_host_time_beside_reader_time() -> None:
     run(body, Faults(clock_2000=True))
 
 
-def test_quirks_error_for_no_response_message_empty_reports_and_delays() -> None:
+def test_quirks_error_for_no_response_message_empty_reports_and_delays(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="drivers.llrp.client")
+
     async def body(sim: LLRPReaderSimulator) -> None:
         src = open_source("d", url(sim))
         reads = reads_of(await collect(src, reads=30, timeout=15))
@@ -160,8 +165,58 @@ def test_quirks_error_for_no_response_message_empty_reports_and_delays() -> None
         assert len(reads) >= 30
         assert any("ERROR_MESSAGE" in e for e in src.errors_ignored)
         assert sim.connections == 1
+        assert list(src.workarounds) == ["error:ENABLE_EVENTS_AND_REPORTS"]
 
     run(body, Faults(error_on_enable_events=True, empty_report_every_s=0.02, delay_s=0.01))
+    lines = [r.getMessage() for r in caplog.records if r.name == "drivers.llrp.client"]
+    assert len(lines) == 1 and lines[0].startswith("LLRP source d (127.0.0.1:")
+    assert lines[0].endswith("the reader answered ENABLE_EVENTS_AND_REPORTS, which has no response, with "
+                             "ERROR_MESSAGE M_UnsupportedMessage unsupported; ignored")
+
+
+def test_an_enabled_rospec_that_waits_for_start_is_started_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The llrpkit emulator's quirk: an Immediate start trigger does not start the ROSpec."""
+    caplog.set_level(logging.INFO, logger="drivers.llrp.client")
+
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "keepalive=1000"))  # the default start=immediate
+        events = await collect(src, until=lambda ev: sim.received.count("START_ROSPEC") >= 2
+                               and len(reads_of(ev)) > 100, timeout=15)
+        await src.close()
+        assert sim.connections >= 2 and len(reads_of(events)) > 100
+        assert sim.received.count("START_ROSPEC") == sim.received.count("GET_ROSPECS") >= 2  # once per connection
+        assert list(src.workarounds) == ["start"]
+
+    run(body, Faults(start_on_start_only=True, drop_after_s=0.3))
+    lines = [r.getMessage() for r in caplog.records if r.name == "drivers.llrp.client"]
+    assert len(lines) == 1, lines  # once, however often it reconnects
+    assert "left ROSpec 1234 Inactive after ENABLE_ROSPEC although its start trigger is Immediate; " \
+        "sent START_ROSPEC" in lines[0]
+
+
+def test_a_reader_that_drops_the_connection_on_get_rospecs_is_remembered() -> None:
+    """llrpkit 0.3 closes the connection on GET_ROSPECS while a ROSpec is Inactive."""
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim))
+        reads = reads_of(await collect(src, reads=20, timeout=15))
+        await src.close()
+        assert len(reads) >= 20 and sim.connections == 2
+        assert sim.received.count("GET_ROSPECS") == 1  # asked once, never again
+        assert sim.received.count("START_ROSPEC") == 1
+        assert list(src.workarounds) == ["get_rospecs"]
+
+    run(body, Faults(start_on_start_only=True, drop_on_get_rospecs=True))
+
+
+def test_null_start_trigger_is_checked_too() -> None:
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim, "start=null"))
+        reads = reads_of(await collect(src, reads=5))
+        await src.close()
+        assert len(reads) >= 5 and src.workarounds == {}
+        assert sim.received.count("START_ROSPEC") == 1 and "GET_ROSPECS" in sim.received
+
+    run(body)
 
 
 def test_second_client_is_refused_and_backs_off() -> None:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from gateway.gs1.epc.decoder import decode
 from gateway.gs1.epc.errors import EPCError, NonGS1AFIError
 from gateway.gs1.epc.gs1keys import DEFAULT_DL_STEM
+from gateway.gs1.epc.pc import PCWord
 
 
 def result_json(text: str, form: str, dl_stem: str) -> dict[str, Any]:
@@ -28,19 +29,29 @@ def result_json(text: str, form: str, dl_stem: str) -> dict[str, Any]:
         }
         if isinstance(exc, NonGS1AFIError):
             out["afi"] = f"{exc.afi:02X}"
-            if exc.pc is not None and hasattr(exc.pc, "to_json"):
-                out["pc"] = exc.pc.to_json()
+        if isinstance(exc.pc, PCWord):  # what the PC word said is reported with the error
+            out["pc"] = exc.pc.to_json()
         return out
     data = epc.to_json()
     data = {"input": text, **data, "errors": []}
     return data
 
 
+def _pc_line(res: dict[str, Any]) -> str:
+    """``  pc: 3401 L=6 (96 bits) UMI=1 ... crc_ok=True``, or ``''`` without a PC word."""
+    pc = res.get("pc")
+    if not pc:
+        return ""
+    word = PCWord.parse(int(pc["word"], 16), *(int(pc[k], 16) if pc[k] else None for k in ("xpc_w1", "xpc_w2")))
+    crc = f" crc_ok={res['crc_ok']}" if res.get("crc_ok") is not None else ""
+    return f"\n  pc: {word.describe()}{crc}"
+
+
 def _text_line(res: dict[str, Any]) -> str:
     if not res["ok"]:
         err = res["errors"][0]
         raw = f"  {res['raw_uri']}" if res.get("raw_uri") else ""
-        return f"{res['input']}: ERROR {err['code']}: {err['message']}{raw}"
+        return f"{res['input']}: ERROR {err['code']}: {err['message']}{raw}{_pc_line(res)}"
     parts = [f"{res['input']}: {res['scheme']} filter={res['filter']}"]
     for key in ("pure_uri", "tag_uri", "element_string", "digital_link", "raw_uri"):
         if res.get(key):
@@ -48,7 +59,7 @@ def _text_line(res: dict[str, Any]) -> str:
     if res.get("uri_note"):
         parts.append(f"  note: {res['uri_note']}")
     if "pc" in res:
-        parts.append(f"  pc: {res['pc']['word']} crc_ok={res.get('crc_ok')}")
+        parts.append(_pc_line(res)[1:])
     for warning in res.get("warnings", ()):
         parts.append(f"  warning: {warning}")
     return "\n".join(parts)

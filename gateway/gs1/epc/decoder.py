@@ -21,6 +21,7 @@ from gateway.gs1.epc.errors import (
     EPCError,
     NonGS1AFIError,
     NotHexError,
+    PCLengthError,
     TIDInEPCBankError,
     TruncatedError,
     UnknownHeaderError,
@@ -99,13 +100,30 @@ def _decode_bits(value: int, nbits: int, hex_text: str, source: object, pc: PCWo
 
 
 def decode(data: str | bytes | bytearray | memoryview, form: Form | str = "epc", *,
-           dl_stem: str = DEFAULT_DL_STEM, verify_crc: bool = True) -> EPC:
+           dl_stem: str = DEFAULT_DL_STEM, verify_crc: bool = True, pc: int | None = None,
+           xpc_w1: int | None = None, xpc_w2: int | None = None) -> EPC:
     """Decode one read.
 
     ``form``: ``"epc"`` (EPC bits only; trailing zero fill allowed), ``"pc-epc"`` (PC word,
     XPC words when XI = 1, the EPC, optionally the 16-bit PacketCRC), ``"epc-bank"``
     (StoredCRC, PC, EPC and optionally the rest of the bank up to XPC_W1/W2 at word 33/34).
+
+    ``pc`` (with ``xpc_w1``/``xpc_w2``): the PC and XPC words a reader reported beside the EPC bits
+    (LLRP PC_Bits, XPC_W1, XPC_W2; the vendor feeds' ``pc``), honoured as in the other forms: its
+    length field says how many bits are the EPC, and T = 1 is never decoded as an EPC.
+
+    >>> decode("3074257BF7194E4000001A85", pc=0x3400).tag_uri
+    'urn:epc:tag:[umi=1]:sgtin-96:3.0614141.812345.6789'
+    >>> decode("3074257BF7194E4000001A85", pc=0x31C1).scheme  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gateway.gs1.epc.errors.NonGS1AFIError: PC toggle T=1: non-GS1 identifier, AFI=0xC1 (input '3074...')
     """
+    if pc is not None:
+        if form != "epc":
+            raise ValueError(f"pc= goes with form 'epc'; form {form!r} carries its own PC word")
+        raw, _ = _to_bytes(data)
+        return _finish(raw, 0, PCWord.parse(pc & 0xFFFF, xpc_w1, xpc_w2), data, dl_stem, None)
     if form == "epc":
         if type(data) is str and len(data) == 24:
             # 96-bit EPC hex, the common case.  A value >= 0x30 << 88 from int() needs all 24
@@ -147,19 +165,32 @@ def _words(raw: bytes, start: int, count: int) -> list[int]:
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(start, start + 2 * count, 2)]
 
 
+def _words_text(n: int) -> str:
+    return f"{n} word" if n == 1 else f"{n} words"
+
+
 def _finish(raw: bytes, epc_start: int, pc: PCWord, source: object, stem: str, crc_ok: bool | None) -> EPC:
+    """Decode the EPC the PC word describes: its length field, never the input's length, says how many
+    bits there are, and its toggle says whether they are an EPC at all (TDS 15.2.2)."""
     nbytes = pc.length_words * 2
     if len(raw) < epc_start + nbytes:
-        raise TruncatedError(f"PC length is {pc.length_words} words, only {(len(raw) - epc_start) // 2} present",
-                             input=source)
+        raise TruncatedError(f"PC length is {_words_text(pc.length_words)}, only {(len(raw) - epc_start) // 2} present",
+                             input=source, pc=pc)
     epc = raw[epc_start:epc_start + nbytes]
     value = int.from_bytes(epc, "big")
-    if pc.toggle:
+    if pc.toggle:  # T = 1: an ISO/IEC 15961 UII, whatever its first byte looks like
         raise NonGS1AFIError(f"PC toggle T=1: non-GS1 identifier, AFI=0x{pc.afi:02X}", afi=pc.afi or 0,
                              input=source, raw_uri=raw_uri(value, nbytes * 8, pc), pc=pc)
     if not nbytes:
-        raise TruncatedError("PC length is 0 words: no EPC", input=source, raw_uri=raw_uri(0, 0, pc))
-    return _decode_bits(value, nbytes * 8, epc.hex().upper(), source, pc, crc_ok, stem)
+        raise PCLengthError("PC length is 0 words: no EPC", input=source, raw_uri=raw_uri(0, 0, pc), pc=pc)
+    try:
+        return _decode_bits(value, nbytes * 8, epc.hex().upper(), source, pc, crc_ok, stem)
+    except TruncatedError as exc:  # the bits were all there: the PC length is shorter than the scheme
+        raise PCLengthError(f"PC length is {_words_text(pc.length_words)} ({nbytes * 8} bits): {exc.message}",
+                            input=source, raw_uri=exc.raw_uri, pc=pc) from None
+    except EPCError as exc:
+        exc.pc = pc
+        raise
 
 
 def _decode_pc_epc(raw: bytes, source: object, stem: str) -> EPC:
@@ -170,12 +201,12 @@ def _decode_pc_epc(raw: bytes, source: object, stem: str) -> EPC:
     xpc_w1 = xpc_w2 = None
     if word & 0x0200:  # XI: XPC_W1 follows the PC in the backscatter, then XPC_W2 when XEB is set
         if len(raw) < 4:
-            raise TruncatedError("XI set but no XPC_W1 word", input=source)
+            raise TruncatedError("XI set but no XPC_W1 word", input=source, pc=PCWord.parse(word))
         xpc_w1 = int.from_bytes(raw[2:4], "big")
         start = 4
         if xpc_w1 & 0x8000:
             if len(raw) < 6:
-                raise TruncatedError("XEB set but no XPC_W2 word", input=source)
+                raise TruncatedError("XEB set but no XPC_W2 word", input=source, pc=PCWord.parse(word, xpc_w1))
             xpc_w2 = int.from_bytes(raw[4:6], "big")
             start = 6
     pc = PCWord.parse(word, xpc_w1, xpc_w2)

@@ -19,11 +19,13 @@ class EPCError(ValueError):
 
     code = "epc_error"
 
-    def __init__(self, message: str, *, input: object = None, raw_uri: str | None = None) -> None:
+    def __init__(self, message: str, *, input: object = None, raw_uri: str | None = None,
+                 pc: object = None) -> None:
         super().__init__(message)
         self.message = message
         self.input = input
         self.raw_uri = raw_uri
+        self.pc = pc  # the PCWord, when the read carried one: its fields are reported with the error
 
     def __str__(self) -> str:
         if self.input is None:
@@ -41,6 +43,12 @@ class TruncatedError(EPCError):
     """Fewer bits than the scheme, the PC length or the field needs (never padded)."""
 
     code = "truncated"
+
+
+class PCLengthError(TruncatedError):
+    """The PC word's length field is zero, or shorter than the scheme its EPC header names needs."""
+
+    code = "pc_length"
 
 
 class UnprogrammedError(EPCError):
@@ -116,9 +124,8 @@ class NonGS1AFIError(EPCError):
 
     def __init__(self, message: str, *, afi: int, input: object = None, raw_uri: str | None = None,
                  pc: object = None) -> None:
-        super().__init__(message, input=input, raw_uri=raw_uri)
+        super().__init__(message, input=input, raw_uri=raw_uri, pc=pc)
         self.afi = afi
-        self.pc = pc
 
 
 class InvalidURIError(EPCError):

@@ -83,12 +83,28 @@ class PCWord:
             out += f"[att=x{self.attributes:02X}]"
         if self.umi:
             out += "[umi=1]"
-        if self.xi and self.xpc_w1 is not None:
+        if self.xi and self.xpc_w1:  # step 3: only a non-zero XPC_W1
             if self.xpc_w1 & 0x8000 and self.xpc_w2 is not None:
                 out += f"[xpc=x{self.xpc_w1:04X}{self.xpc_w2:04X}]"
             else:
                 out += f"[xpc-w1=x{self.xpc_w1:04X}]"
         return out + ":" if out else ""
+
+    def describe(self) -> str:
+        """One line naming every field, e.g. ``3401 L=6 (96 bits) UMI=1 XI=0 T=0 attributes=x01``.
+
+        >>> PCWord.parse(0x31C1).describe()
+        '31C1 L=6 (96 bits) UMI=0 XI=0 T=1 AFI=xC1'
+        >>> PCWord.parse(0x3200, 0x8001, 0x1234).describe()
+        '3200 L=6 (96 bits) UMI=0 XI=1 T=0 attributes=x00 XPC_W1=x8001 (xeb h) XPC_W2=x1234'
+        """
+        out = f"{self.word:04X} L={self.length_words} ({self.epc_bits} bits) UMI={self.umi:d} XI={self.xi:d} " \
+              f"T={self.toggle:d} " + (f"AFI=x{self.afi:02X}" if self.toggle else f"attributes=x{self.attributes:02X}")
+        if self.xpc_w1 is not None:
+            out += f" XPC_W1=x{self.xpc_w1:04X}" + (f" ({' '.join(self.xpc_flags)})" if self.xpc_flags else "")
+        if self.xpc_w2 is not None:
+            out += f" XPC_W2=x{self.xpc_w2:04X}"
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
