@@ -117,6 +117,7 @@ def load_world(path: str | Path, seed: int | None = None) -> TagWorld:
     Traceback (most recent call last):
     ...
     ValueError: truck 1 has neither tags (GS1 element strings) nor epcs (EPC hex)
+    >>> import os; os.unlink(f.name)
     """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):

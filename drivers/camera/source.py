@@ -19,6 +19,8 @@ Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decode
 ``live=0|1`` (drop late frames or decode every frame), ``camera`` (channel id).
 Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``drop_after``, ``fail_opens``;
 ``timeline`` (file, see :mod:`simulators.camera_sim.timeline`), ``t0`` (epoch s), ``repeat`` (s): live by default.
+Every numeric option is checked for its kind and range when the URL is parsed (``config check`` runs
+:func:`check_url`); other query parameters belong to the stream URL and are passed on untouched.
 
 >>> cfg = parse_url("camera:rtsp://10.0.0.5/s1?token=x&roi=10,20,300,200&decoder=zxing")
 >>> cfg.kind, cfg.target, cfg.roi, cfg.decoder

@@ -4,7 +4,9 @@ URL: ``mercury:///dev/ttyUSB0?baud=115200&region=EU&power=2500&antennas=1,2`` or
 ``mercury://host:port?...`` (pyserial ``socket://``).  Further parameters: ``metadata``
 (flag mask, default ``0x01FF``), ``on_time`` (ms, default 1000), ``timeout`` (command
 response timeout, s), ``silence``, ``backoff``, ``backoff_max`` (see
-:class:`drivers.serial_common.SerialSource`).
+:class:`drivers.serial_common.SerialSource`).  Any other parameter is an error, and every value is
+checked by building the frames it goes into (:func:`check_url`, run by ``config check``), so that a
+power or antenna the protocol cannot carry is refused before the port is opened.
 
 On connect it stops any continuous read left running, reads the version, sets protocol
 (Gen2), region, antennas, read power, disables the read filter and starts continuous
