@@ -15,9 +15,10 @@ optionally with basic authentication.  This source is that URL: a small HTTP/1.1
   so a URL with both would refuse every request; it is refused at ``config check`` instead.
 * ``max_body`` bounds one request (1 MB by default: a batch of 1,000 events is about 300 kB).
 * ``request_timeout`` (seconds, default 30) is the deadline for a whole request, head and body,
-  counted from its first byte: a client that trickles a byte every few seconds is answered
-  ``408`` and dropped when it runs out, however steadily it sends.  A keep-alive connection with no
-  request started is closed after 75 s.
+  counted from its first byte (from the connect, for a connection's first request): a client that
+  trickles a byte every few seconds, or connects and says nothing, is answered ``408`` and dropped
+  when it runs out, however steadily it sends.  A keep-alive connection with no further request
+  started is closed after 75 s.
 * ``max_connections`` (default 32) bounds the connections served at once; one over the limit is
   answered ``503`` with ``Retry-After`` and closed.  A reader posts over one or two.
 
@@ -251,8 +252,10 @@ class ImpinjWebhookSource(_QueueSource):
             return
         self._writers.add(writer)
         try:
+            first = True
             while not self._closing:
-                keep_open = await self._one_request(conn, reader, writer)
+                keep_open = await self._one_request(conn, reader, writer, first)
+                first = False
                 if not keep_open or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
@@ -319,9 +322,13 @@ class ImpinjWebhookSource(_QueueSource):
             conn.receive_data(data)  # b"" = the peer closed: h11 answers ConnectionClosed
 
     async def _one_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
-        """Serve one request; False when the connection must close."""
-        clock = _RequestClock(self.config.request_timeout, started=bool(conn.trailing_data[0]))
+                           writer: asyncio.StreamWriter, first: bool = False) -> bool:
+        """Serve one request; False when the connection must close.
+
+        The first request of a connection is due within ``request_timeout`` of the connect (a client
+        that connects and says nothing holds a slot like a slow one); later ones may wait
+        :data:`IDLE_TIMEOUT_S` on a keep-alive connection before their first byte."""
+        clock = _RequestClock(self.config.request_timeout, started=first or bool(conn.trailing_data[0]))
         try:
             event = await self._next_event(conn, reader, clock)
             if isinstance(event, h11.ConnectionClosed):

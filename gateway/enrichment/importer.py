@@ -130,7 +130,7 @@ def parse_csv_text(text: str) -> list[dict[str, Any]]:
                 _set_path(record, column.strip(), value)
             rows.append(record)
     except csv.Error as exc:
-        raise ImportFormatError(f"CSV line {reader.line_num}: {exc}") from None
+        raise ImportFormatError(f"CSV line {reader.line_num + 1}: {exc}") from None  # the line being read
     return rows
 
 

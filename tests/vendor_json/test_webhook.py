@@ -233,6 +233,8 @@ def test_numbers_no_float_holds_and_deep_nesting_are_answered() -> None:
 
 
 def test_a_trickling_client_is_answered_408_when_the_request_deadline_runs_out() -> None:
+    """Issue #22 item 4: the deadline is the whole request's, from its first byte (from the connect for a
+    connection's first request), and is never restarted by the bytes that keep coming."""
     async def body(src: ImpinjWebhookSource, base: str, events: list[SourceEvent]) -> None:
         reader, writer = await asyncio.open_connection(*src.address)
         request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"[" + b" " * 99_998 + b"]"
@@ -255,6 +257,9 @@ def test_a_trickling_client_is_answered_408_when_the_request_deadline_runs_out()
         writer.close()
         assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
         assert b"request not complete within 1 s" in answer
+        silent_reader, silent = await asyncio.open_connection(*src.address)  # connects, says nothing
+        assert (await asyncio.wait_for(silent_reader.read(), 10)).startswith(b"HTTP/1.1 408")
+        silent.close()
         async with httpx.AsyncClient() as http:
             assert (await http.post(f"{base}/", json=BATCH)).status_code == 204
 
