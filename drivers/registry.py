@@ -46,6 +46,11 @@ DRIVERS: dict[str, str] = {
 # ``config check`` rejects ``llrp://h?report=0`` instead of the reader failing at start-up.
 URL_CHECKS: dict[str, str] = {
     "llrp": "drivers.llrp.config:check_url",
+    "mercury": "drivers.mercury.driver:check_url",
+    "serial-ascii": "drivers.ascii_serial.driver:check_url",
+    "camera": "drivers.camera.source:check_url",
+    "images": "drivers.camera.source:check_url",
+    "impinj-iot+http": "drivers.vendor_json.impinj:check_http_url",
     "impinj-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
     "zebra-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
     "impinj-iot+webhook": "drivers.vendor_json.webhook:check_url",
@@ -74,7 +79,7 @@ def validate_url(url: str) -> None:
     module_name, func_name = target.split(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError:  # the driver is missing: open_source will say so
+    except ImportError:  # the driver or a library it needs is missing: open_source will say so
         return
     check = cast(Callable[[str], None], getattr(module, func_name))
     check(url)

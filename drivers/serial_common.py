@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -79,13 +80,30 @@ class SerialTarget:
             baud = int(params.get("baud", default_baud))
         except ValueError as exc:
             raise SerialURLError(f"{url!r}: baud must be an integer") from exc
+        if not 1 <= baud <= 10_000_000:
+            raise SerialURLError(f"{url!r}: baud must be 1..10000000, got {baud}")
         return cls(url, port_url, baud, params)
 
     def float_param(self, name: str, default: float) -> float:
+        """A parameter in seconds (or another non-negative quantity); ``nan``/``inf`` are refused."""
         try:
-            return float(self.params.get(name, default))
+            value = float(self.params.get(name, default))
         except ValueError as exc:
             raise SerialURLError(f"{self.url!r}: {name} must be a number") from exc
+        if not (math.isfinite(value) and value >= 0):
+            raise SerialURLError(f"{self.url!r}: {name} must be a finite number >= 0, got {value}")
+        return value
+
+    def only(self, known: frozenset[str]) -> None:
+        """Refuse parameters the driver does not know (a typo must not be silently ignored)."""
+        unknown = sorted(set(self.params) - known - COMMON_PARAMS)
+        if unknown:
+            raise SerialURLError(f"{self.url!r}: unknown parameter(s) {', '.join(unknown)} "
+                                 f"(known: {', '.join(sorted(known | COMMON_PARAMS))})")
+
+
+# parameters of every serial driver (SerialTarget.parse and SerialSource)
+COMMON_PARAMS = frozenset({"baud", "silence", "backoff", "backoff_max"})
 
 
 class EpcNormaliser:

@@ -102,7 +102,7 @@ class AsciiSimulator(SerialSimulator):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("--scenario", help="scenario YAML (TagWorld format)")
+    src.add_argument("--scenario", help="scenario YAML: config/scenarios/ format (GS1 tags) or TagWorld (epcs)")
     src.add_argument("--tags", type=int, default=20, help="steady world: N tags always in the field (default 20)")
     parser.add_argument("--rate", type=float, default=50.0, help="steady world: reads per second in total")
     parser.add_argument("--sequence", action="store_true", help="numbered tags at --rate, for loss checks")

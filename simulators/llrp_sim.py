@@ -43,6 +43,7 @@ import contextlib
 import random
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -377,7 +378,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5084, help="TCP port (0: any free port; default 5084)")
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("--scenario", help="scenario YAML (TagWorld format)")
+    src.add_argument("--scenario", help="scenario YAML: config/scenarios/ format (GS1 tags) or TagWorld (epcs)")
     src.add_argument("--tags", type=int, default=20, help="steady world: N tags always in the field (default 20)")
     parser.add_argument("--rate", type=float, default=200.0, help="steady world: reads per second in total")
     parser.add_argument("--reader", help="reader id in the scenario (default: its first reader)")
@@ -396,18 +397,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_world(args: argparse.Namespace) -> TagWorld:
     if args.scenario:
-        try:
-            from simulators.scenario import load_scenario
+        from simulators.scenario import load_world
 
-            return load_scenario(args.scenario, seed=args.seed or 0).world
-        except (ImportError, KeyError, TypeError, ValueError):
-            return TagWorld.from_file(args.scenario, seed=args.seed)
+        world = load_world(args.scenario, seed=args.seed)
+        if args.reader and args.reader not in world.readers:
+            raise ValueError(f"reader {args.reader!r} is not in {args.scenario} (readers: {', '.join(world.readers)})")
+        return world
     antennas = tuple(int(a) for a in str(args.antennas).split(","))
     return TagWorld.steady(args.reader or "reader-1", args.tags, args.rate, antennas=antennas, seed=args.seed or 0)
 
 
 def main(args: argparse.Namespace) -> int:
-    world = build_world(args)
+    try:
+        world = build_world(args)
+    except (OSError, ValueError) as exc:
+        print(f"simulate rfid-llrp: {exc}", file=sys.stderr)
+        return 2
     faults = Faults(delay_s=args.delay, split_segments=args.split_segments, drop_after_s=args.drop_after,
                     silent_after_s=args.silent_after, reboot_after_s=args.reboot_after, clock_2000=args.clock_2000)
 

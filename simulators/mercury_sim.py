@@ -261,7 +261,7 @@ class MercurySimulator(SerialSimulator):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("--scenario", help="scenario YAML (TagWorld format)")
+    src.add_argument("--scenario", help="scenario YAML: config/scenarios/ format (GS1 tags) or TagWorld (epcs)")
     src.add_argument("--tags", type=int, default=20, help="steady world: N tags always in the field (default 20)")
     parser.add_argument("--rate", type=float, default=200.0, help="steady world: reads per second in total")
     parser.add_argument("--sequence", action="store_true",
@@ -277,7 +277,12 @@ def build_world(args: argparse.Namespace) -> TagWorld | None:
     if args.sequence:
         return None
     if args.scenario:
-        return TagWorld.from_file(args.scenario, seed=args.seed)
+        from simulators.scenario import load_world
+
+        world = load_world(args.scenario, seed=args.seed)
+        if args.reader and args.reader not in world.readers:
+            raise ValueError(f"reader {args.reader!r} is not in {args.scenario} (readers: {', '.join(world.readers)})")
+        return world
     antennas = tuple(int(a) for a in args.antennas.split(","))
     return TagWorld.steady(args.reader or "reader-1", args.tags, args.rate, antennas=antennas, seed=args.seed or 0)
 

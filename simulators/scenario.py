@@ -97,3 +97,38 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
 
 def load_scenario(path: str | Path, seed: int = 0) -> Scenario:
     return load_scenario_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")), seed=seed)
+
+
+def load_world(path: str | Path, seed: int | None = None) -> TagWorld:
+    """The tag world of a scenario file in either format, for the reader simulators' ``--scenario``.
+
+    Trucks with ``tags`` (GS1 element strings: ``config/scenarios/``, ``tests/fixtures/e2e/``) are a
+    scenario (:func:`load_scenario_dict`); trucks with ``epcs`` (EPC hex) or raw ``tracks`` are the
+    :class:`TagWorld` format.  A file that is neither is a ``ValueError`` that names the truck.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    ...     _ = f.write("trucks: [{reader: r1, lane: lane1, start: 1, tags: ['(00)340123450000001014']}]")
+    >>> load_world(f.name).readers
+    ['r1']
+    >>> with open(f.name, "w") as f2:
+    ...     _ = f2.write("trucks: [{reader: r1, start: 1}]")
+    >>> load_world(f.name)
+    Traceback (most recent call last):
+    ...
+    ValueError: truck 1 has neither tags (GS1 element strings) nor epcs (EPC hex)
+    >>> import os; os.unlink(f.name)
+    """
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with trucks or tracks")
+    trucks = data.get("trucks") or []
+    for number, truck in enumerate(trucks, start=1):
+        if not isinstance(truck, dict) or not ("tags" in truck or "epcs" in truck):
+            raise ValueError(f"truck {number} has neither tags (GS1 element strings) nor epcs (EPC hex)")
+    try:
+        if any("tags" in truck for truck in trucks):
+            return load_scenario_dict(data, seed=0 if seed is None else seed).world
+        return TagWorld.from_dict(data, seed=seed, name=Path(path).stem)
+    except KeyError as exc:
+        raise ValueError(f"{path}: a truck has no {exc}") from None

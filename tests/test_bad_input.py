@@ -28,12 +28,46 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/service/test_api_basics.py::test_oversized_body_gets_413
     tests/service/test_api_basics.py::test_chunked_oversized_body_gets_413
     tests/test_bad_input.py::test_running_gateway_survives_bad_input_at_every_boundary
+* integers the store cannot keep (version = 2**63 in a body, a bulk or ``?version=``), HTTP -> 422 with the
+  field path (``body.declarationRef.version``, ``query.version``); the bulk keeps its good rows (#22 item 1):
+    tests/service/test_api_hostile.py::test_integers_the_store_cannot_keep_are_422_with_their_path
+* NaN, Infinity, 1e999 in grossMassKg / grossWeightKg, HTTP -> 422 with the field path, nothing stored
+  without the field (#22 item 2):
+    tests/service/test_api_hostile.py::test_non_finite_numbers_are_refused_like_nan
+* JSON nested 1,000 deep in any body, HTTP -> 422 ``path: body`` before parsing (#22 item 1):
+    tests/service/test_api_hostile.py::test_json_nested_1000_deep_is_422_before_parsing
+    tests/test_json_limits.py::test_the_limit_is_exact_and_checked_before_parsing
+    tests/test_json_limits.py::test_depth_equals_the_nesting_the_parser_builds
+* CSV field over 131,072 characters, conflicting or far-off CSV columns, a 5,000-digit number in an import,
+  HTTP -> 422 naming the CSV line or the reason (#22 item 1):
+    tests/service/test_api_hostile.py::test_import_bodies_the_parser_refuses_are_422_with_the_reason
+* a 300-character schema name, HTTP -> 404 (#22 item 1):
+    tests/service/test_api_hostile.py::test_schema_names_never_reach_the_file_system
 * invalid declarations, MQTT intake:
     tests/enrichment/test_mqtt_intake.py::test_intake_stores_valid_and_answers_invalid
+    tests/test_bad_input.py::test_running_gateway_survives_bad_input_at_every_boundary
+* 5,000 nested brackets, a 5,000-digit number, a bulk [good, version=2**63, good], 1e999, MQTT intake ->
+  an answer on the error topic for every message, each refused record by index and path, every good
+  record stored; a clean message's stored count on its Response Topic (#22 item 3):
+    tests/enrichment/test_mqtt_intake.py::test_every_hostile_message_gets_an_answer_and_every_good_record_is_kept
+    tests/enrichment/test_mqtt_intake.py::test_a_response_topic_gets_the_stored_count_of_a_clean_message
     tests/test_bad_input.py::test_running_gateway_survives_bad_input_at_every_boundary
 * bad vendor JSON / webhook requests:
     tests/vendor_json/test_vendor_json.py::test_bad_events_raise_typed_errors
     tests/vendor_json/test_webhook.py::test_each_kind_of_bad_request_gets_its_status_and_the_receiver_keeps_serving
+* numbers no float holds in peakRssiCdbm / phaseAngle / lastSeenTime, lists nested 500 deep, webhook ->
+  200 with the rejected index and field / 204 (time ignored) / 400 (#22 item 4):
+    tests/vendor_json/test_webhook.py::test_numbers_no_float_holds_and_deep_nesting_are_answered
+* a client trickling a request byte by byte, webhook -> 408 when request_timeout runs out (#22 item 4):
+    tests/vendor_json/test_webhook.py::test_a_trickling_client_is_answered_408_when_the_request_deadline_runs_out
+* more connections than max_connections, webhook -> 503 with Retry-After (#22 item 4):
+    tests/vendor_json/test_webhook.py::test_connections_over_the_limit_get_503_and_the_limit_frees_up
+* hostile messages on the demo's topics, demo console -> printed or skipped, console keeps going (#22 item 11):
+    tests/service/test_demo_console.py::test_console_keeps_printing_after_hostile_messages
+* the shipped GS1-tag scenarios given to the Mercury simulator, a reader the scenario lacks -> played /
+  one line, exit 2 (#22 item 12):
+    tests/serial/test_cli.py::test_mercury_simulator_plays_the_shipped_scenarios
+    tests/serial/test_cli.py::test_simulators_name_a_reader_the_scenario_does_not_have
 * invalid config files:
     tests/test_config.py::test_errors_name_the_key_path
     tests/test_config.py::test_invalid_yaml_reports_line
@@ -41,6 +75,14 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/test_bad_input.py::test_run_refuses_an_invalid_config_file_with_the_key_path
 * malformed command-line arguments (one line, non-zero exit, no traceback):
     tests/test_cli.py::test_a_malformed_argument_is_one_line_and_a_non_zero_exit_for_every_subcommand
+* bad mercury: / serial-ascii: / camera: / impinj-iot+http: URL parameters (format=pipe among them), a
+  webhook URL with both user:pw@ and ?token=, config check and run -> exit 1 with the key path (#22 items 4, 13):
+    tests/test_readme_config.py::test_config_check_and_run_refuse_a_bad_url_naming_its_key_path
+    tests/vendor_json/test_webhook.py::test_bad_urls_are_refused_by_the_driver_and_by_config_check
+* the README's documented URLs, URL options and configuration keys, config check -> accepted (#22 item 13):
+    tests/test_readme_config.py::test_every_url_in_the_readme_passes_config_check
+    tests/test_readme_config.py::test_every_documented_option_passes_config_check
+    tests/test_readme_config.py::test_every_documented_key_is_in_the_schema_and_passes_config_check
 * codec fuzzing (>= 10,000 examples/CI):
     tests/test_bad_input.py::test_every_codec_fuzz_test_runs_fuzz_examples
 
@@ -359,6 +401,34 @@ def test_running_gateway_survives_bad_input_at_every_boundary(
                 assert http.get(f"/api/declarations/{mrn(2)}").status_code == 200
                 assert http.get(f"/api/declarations/{mrn(3)}").status_code == 404
                 assert _post_ok(hook, batch)  # the webhook still takes good batches
+
+                # -- 4. the probes of issue #22, against the running service ------------------------
+                t_22 = time.monotonic()
+                huge = declaration(n=5)
+                huge["declarationRef"]["version"] = 2**63
+                res = http.post("/api/declarations", json=huge, headers=auth)
+                assert res.status_code == 422 and "body.declarationRef.version" in res.text
+                assert http.get(f"/api/declarations/{mrn(1)}", params={"version": str(2**63)}).status_code == 422
+                res = http.post("/api/products/import", content=b"[" * 1000 + b"]" * 1000,
+                                headers={**auth, "Content-Type": "application/json"})
+                assert res.status_code == 422 and "nested deeper" in res.text
+                assert http.get("/api/schemas/" + "x" * 300 + ".json").status_code == 404
+                infinite = json.dumps(declaration(n=6)).replace('"seq": 1,', '"seq": 1, "grossMassKg": 1e999,')
+                res = http.post("/api/declarations", content=infinite,
+                                headers={**auth, "Content-Type": "application/json"})
+                assert res.status_code == 422 and "grossMassKg" in res.text
+                pub.publish(topics["products"], b"[" * 5000, qos=1).wait_for_publish(5)
+                published([declaration(n=7), huge, declaration(n=8)])
+                res = httpx.post(hook, content=json.dumps([{"tagInventoryEvent": {
+                    "epcHex": "3074257bf7194e4000001a85", "antennaPort": 1, "peakRssiCdbm": 10**400}}]), timeout=5)
+                assert res.status_code == 200 and "peakRssiCdbm" in res.json()["rejected"][0]["error"]
+                assert httpx.post(hook, content=b"[" * 500 + b"]" * 500, timeout=5).status_code == 400
+                _wait(lambda: len(sub.since(t_22, "/error")) >= 2, 15, "the intake's answers to the probes")
+                deep, bulk = [json.loads(p) for _, p in sub.since(t_22, "/error")][:2]
+                assert deep["errors"][0]["message"] == "JSON nested deeper than 64 levels"
+                assert bulk["stored"] == {"created": 2} and [e["index"] for e in bulk["errors"]] == [1]
+                assert http.get(f"/api/declarations/{mrn(8)}").status_code == 200  # the record after the bad one
+                assert http.get("/health").status_code == 200 and proc.poll() is None
                 pub.loop_stop()
         finally:
             sub.close()

@@ -1,8 +1,9 @@
 """ASCII-line reader driver: ``serial-ascii:///dev/ttyS1?format=alien`` (or ``serial-ascii://host:port``).
 
 Parameters: ``format`` (``hex`` default, ``alien``, ``rifidi``, ``regex`` + ``pattern``),
-``baud`` (default 9600), ``antenna`` (channel when the format carries none; default 1),
-``encoding`` is ASCII.  Lines that do not parse are skipped, counted, logged and reported as a
+``baud`` (default 9600), ``antenna`` (channel when the format carries none; default 1), and
+``silence``, ``backoff``, ``backoff_max`` as for every serial driver; any other parameter is an
+error.  The encoding is ASCII.  Lines that do not parse are skipped, counted, logged and reported as a
 ``SourceStatus`` detail at most once a second (never silently).  A partial line left when
 the port drops is counted the same way.
 """
@@ -18,6 +19,8 @@ from gateway.reads import SourceEvent
 
 log = logging.getLogger(__name__)
 
+PARAMS = frozenset({"format", "pattern", "antenna"})
+
 
 class AsciiLineSource(SerialSource):
     default_silence = 0.0  # many line readers say nothing while no tag is present: no silence watchdog
@@ -27,6 +30,7 @@ class AsciiLineSource(SerialSource):
         super().__init__(source_id, url)
         self.target = target
         p = target.params
+        target.only(PARAMS)
         self.format = ALIASES.get(p.get("format", "hex"), p.get("format", "hex"))
         if self.format not in PRESETS:
             raise SerialURLError(f"{url!r}: unknown format {self.format!r}; one of {PRESETS}")
@@ -37,6 +41,8 @@ class AsciiLineSource(SerialSource):
         except LineError as exc:
             raise SerialURLError(f"{url!r}: {exc}") from None
         self.default_channel = p.get("antenna", "1")
+        if not self.default_channel.isdigit():
+            raise SerialURLError(f"{url!r}: antenna must be a port number, got {self.default_channel!r}")
         if "silence" not in p:
             self.silence = float("inf")
         self.splitter = LineSplitter()
@@ -72,3 +78,8 @@ class AsciiLineSource(SerialSource):
 
 def open_source(source_id: str, url: str) -> AsciiLineSource:
     return AsciiLineSource(source_id, url)
+
+
+def check_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``): every parameter, nothing opened."""
+    AsciiLineSource("config-check", url)

@@ -19,6 +19,8 @@ Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decode
 ``live=0|1`` (drop late frames or decode every frame), ``camera`` (channel id).
 Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``drop_after``, ``fail_opens``;
 ``timeline`` (file, see :mod:`simulators.camera_sim.timeline`), ``t0`` (epoch s), ``repeat`` (s): live by default.
+Every numeric option is checked for its kind and range when the URL is parsed (``config check`` runs
+:func:`check_url`); other query parameters belong to the stream URL and are passed on untouched.
 
 >>> cfg = parse_url("camera:rtsp://10.0.0.5/s1?token=x&roi=10,20,300,200&decoder=zxing")
 >>> cfg.kind, cfg.target, cfg.roi, cfg.decoder
@@ -28,7 +30,9 @@ Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -86,9 +90,37 @@ class CameraConfig:
 
 def _num(url: str, key: str, value: str, kind: type[int] | type[float]) -> float:
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
         raise CameraURLError(f"{url!r}: option {key}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise CameraURLError(f"{url!r}: option {key}={value!r} is not a finite number")
+    return number
+
+
+# option -> (kind, smallest allowed value, whether the smallest is excluded)
+_BOUNDS: dict[str, tuple[type[int] | type[float], float, bool]] = {
+    "width": (int, 0, False), "height": (int, 0, False), "fps": (float, 0, False), "workers": (int, 0, False),
+    "window": (float, 0, True), "min_frames": (int, 1, False), "track": (int, 0, False), "stall": (float, 0, True),
+    "open_timeout": (int, 1, False), "read_timeout": (int, 1, False), "backoff": (float, 0, True),
+    "backoff_cap": (float, 0, True), "exposure": (float, 0, False),
+    "seed": (int, 0, False), "frames": (int, 0, False), "stall_after": (int, 0, False),
+    "drop_after": (int, 0, False), "fail_opens": (int, 0, False), "t0": (float, 0, False), "repeat": (float, 0, False),
+}
+
+
+def _check_bounds(url: str, ours: dict[str, str]) -> None:
+    """Every numeric option is a number of its kind within its range (``config check`` relies on it)."""
+    for key, (kind, low, exclusive) in _BOUNDS.items():
+        if key in ours:
+            value = _num(url, key, ours[key], kind)
+            if value < low or (exclusive and value == low):
+                raise CameraURLError(f"{url!r}: option {key} must be {'>' if exclusive else '>='} {low:g}, "
+                                     f"got {ours[key]!r}")
+    if "size" in ours and not re.fullmatch(r"[1-9][0-9]{0,4}x[1-9][0-9]{0,4}", ours["size"].lower()):
+        raise CameraURLError(f"{url!r}: option size must be WxH in pixels, got {ours['size']!r}")
+    if ours.get("live", "1") not in ("0", "1", "true", "false", "yes", "no"):
+        raise CameraURLError(f"{url!r}: option live must be 0 or 1, got {ours['live']!r}")
 
 
 def parse_url(url: str) -> CameraConfig:
@@ -131,6 +163,7 @@ def parse_url(url: str) -> CameraConfig:
     unconfirmed = ours.get("unconfirmed", "emit")
     if unconfirmed not in ("emit", "drop"):
         raise CameraURLError(f"{url!r}: unconfirmed must be emit or drop")
+    _check_bounds(url, ours)
 
     def num(key: str, default: float, kind_: type[int] | type[float] = float) -> float:
         return _num(url, key, ours[key], kind_) if key in ours else default
@@ -377,6 +410,11 @@ class CameraSource:
         for obs in closed:
             if not obs.confirmed and self.config.emit_unconfirmed:  # confirmed ones went out when they confirmed
                 self._push(observation_to_read(self.source_id, self.camera, obs, self._names.get(obs.last_frame)))
+
+
+def check_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``): the options, nothing opened."""
+    parse_url(url)
 
 
 def open_source(source_id: str, url: str) -> CameraSource:

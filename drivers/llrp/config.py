@@ -120,6 +120,8 @@ class ClientConfig:
                 base, cap = (float(x) for x in q["backoff"].split(","))
             except ValueError:
                 raise ConfigError(f"{url!r}: backoff=base,cap in seconds") from None
+            if not 0 < base <= cap <= 3600:  # also refuses nan and inf
+                raise ConfigError(f"{url!r}: backoff=base,cap needs 0 < base <= cap <= 3600 seconds")
         version_text = q.get("version", "auto").strip().lower()
         if version_text not in VERSIONS:
             raise ConfigError(f"{url!r}: version must be one of {', '.join(VERSIONS)}")

@@ -4,7 +4,9 @@ URL: ``mercury:///dev/ttyUSB0?baud=115200&region=EU&power=2500&antennas=1,2`` or
 ``mercury://host:port?...`` (pyserial ``socket://``).  Further parameters: ``metadata``
 (flag mask, default ``0x01FF``), ``on_time`` (ms, default 1000), ``timeout`` (command
 response timeout, s), ``silence``, ``backoff``, ``backoff_max`` (see
-:class:`drivers.serial_common.SerialSource`).
+:class:`drivers.serial_common.SerialSource`).  Any other parameter is an error, and every value is
+checked by building the frames it goes into (:func:`check_url`, run by ``config check``), so that a
+power or antenna the protocol cannot carry is refused before the port is opened.
 
 On connect it stops any continuous read left running, reads the version, sets protocol
 (Gen2), region, antennas, read power, disables the read filter and starts continuous
@@ -38,11 +40,18 @@ def _parse_region(text: str) -> int:
             raise SerialURLError(f"unknown region {text!r}; one of {[r.name for r in cmd.Region]}") from None
 
 
+PARAMS = frozenset({"region", "power", "antennas", "metadata", "on_time", "timeout"})
+
+
 class MercurySource(SerialSource):
     def __init__(self, source_id: str, url: str) -> None:
         super().__init__(source_id, url)
         p = self.target.params
-        self.region = _parse_region(p.get("region", "EU"))
+        self.target.only(PARAMS)
+        try:
+            self.region = _parse_region(p.get("region", "EU"))
+        except SerialURLError as exc:
+            raise SerialURLError(f"{url!r}: {exc}") from None
         try:
             self.power = int(p.get("power", "2500"))
             self.antennas = [int(a) for a in p.get("antennas", "1").split(",") if a.strip()]
@@ -50,6 +59,13 @@ class MercurySource(SerialSource):
             self.on_time = int(p.get("on_time", "1000"))
         except ValueError as exc:
             raise SerialURLError(f"{url!r}: {exc}") from exc
+        try:  # the frames the session will send: their encoders know each value's range
+            cmd.set_region(self.region)
+            cmd.set_read_power(self.power)
+            cmd.set_antenna_search_list(self.antennas)
+            cmd.start_continuous_read(self.metadata, self.on_time)
+        except MercuryError as exc:
+            raise SerialURLError(f"{url!r}: {exc}") from None
         self.command_timeout = self.target.float_param("timeout", 1.0)
         self.codec = HostCodec()
         self.normaliser = EpcNormaliser()
@@ -146,3 +162,8 @@ class MercurySource(SerialSource):
 
 def open_source(source_id: str, url: str) -> MercurySource:
     return MercurySource(source_id, url)
+
+
+def check_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``): every parameter, nothing opened."""
+    MercurySource("config-check", url)

@@ -22,7 +22,19 @@ from drivers.vendor_json.sources import HTTPStreamSource, MQTTJsonSource
 STREAM_PATH = "/api/v1/data/stream"
 
 
+def check_http_url(url: str) -> None:
+    """Config-time validation (``drivers.registry.validate_url``): a reader host and a valid port."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url!r}: no reader host")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError(f"{url!r}: bad port") from None
+
+
 def open_http_source(source_id: str, url: str) -> HTTPStreamSource:
+    check_http_url(url)
     parts = urlsplit(url)
     scheme = "https" if parts.scheme.lower().endswith("https") else "http"
     path = parts.path if parts.path not in ("", "/") else STREAM_PATH

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import math
 from typing import Any
 
 from gateway.reads import Read, SourceEvent, SourceStatus
@@ -41,12 +42,30 @@ def _epc_decode(raw: str) -> tuple[Any, str | None, str | None]:
     return decode_epc(raw)
 
 
+def _number(value: Any, field: str) -> float | None:
+    """A JSON number as a finite float (``None`` when absent or not a number); a number no float can
+    hold (``1e400`` as an integer, ``1e999`` parsed as infinity) is a :class:`VendorEventError`."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        raise VendorEventError(f"{field} is out of range") from None
+    if not math.isfinite(number):
+        raise VendorEventError(f"{field}={value!r} is not a finite number")
+    return number
+
+
 def parse_time(value: Any) -> float | None:
-    """ISO-8601 string, or epoch seconds / ms / µs as a number -> epoch seconds."""
+    """ISO-8601 string, or epoch seconds / ms / µs as a number -> epoch seconds (``None`` if implausible)."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        v = float(value)
+        try:
+            v = _number(value, "time")
+        except VendorEventError:
+            return None  # like an unparsable string: the host time stands in
+        assert v is not None
         for scale in (1.0, 1e3, 1e6, 1e9):  # s, ms, µs, ns: pick the one that lands after 1990
             if v / scale < 4_102_444_800:
                 return v / scale
@@ -83,7 +102,7 @@ def _int(value: Any) -> int | None:
         except ValueError:
             return None
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     return None
 
 
@@ -132,21 +151,20 @@ def impinj_reads(event: Any, source: str, host_time: float) -> list[SourceEvent]
         raise VendorEventError("tagInventoryEvent has neither epc nor epcHex")
     port = tag.get("antennaPort")
     channel = str(port) if port is not None else str(tag.get("antennaName") or "0")
-    rssi = tag.get("peakRssiCdbm")
+    rssi = _number(tag.get("peakRssiCdbm"), "peakRssiCdbm")
     extra: dict[str, object] = {"hostname": event.get("hostname")}
     if port is not None and tag.get("antennaName"):
         extra["antenna_name"] = tag["antennaName"]
     for key in ("tidHex", "tid", "xpcHex", "transmitPowerCdbm"):
         if key in tag:
             extra[key] = tag[key]
-    phase = tag.get("phaseAngle")
+    phase = _number(tag.get("phaseAngle"), "phaseAngle")
     return [_read(source, raw, channel, host_time,
                   source_time=parse_time(tag.get("lastSeenTime") or event.get("timestamp")),
-                  rssi_dbm=rssi / 100.0 if isinstance(rssi, (int, float)) else None,
+                  rssi_dbm=rssi / 100.0 if rssi is not None else None,
                   pc=_pc(tag.get("pc", tag.get("pcHex"))),
                   frequency_khz=_int(tag.get("frequency")),
-                  phase_deg=float(phase) if isinstance(phase, (int, float)) else None,
-                  extra=extra)]
+                  phase_deg=phase, extra=extra)]
 
 
 # -- Zebra ---------------------------------------------------------------------------------------
@@ -156,19 +174,18 @@ def _zebra_one(data: dict[str, Any], source: str, host_time: float, ts: Any, mod
     id_hex = data.get("idHex") or data.get("epc")
     if not id_hex:
         raise VendorEventError("Zebra data event has no idHex")
-    channel_mhz = data.get("channel")
+    channel_mhz = _number(data.get("channel"), "channel")
     freq = None
-    if isinstance(channel_mhz, (int, float)):
+    if channel_mhz is not None:
         freq = round(channel_mhz * 1000) if channel_mhz < 10_000 else int(channel_mhz)
-    rssi = data.get("peakRssi", data.get("rssi"))
-    phase = data.get("phase")
+    rssi = _number(data.get("peakRssi", data.get("rssi")), "peakRssi")
+    phase = _number(data.get("phase"), "phase")
     count = _int(data.get("reads", data.get("seenCount"))) or 1
     return _read(source, _hex(str(id_hex), "idHex"), str(data.get("antenna", 0)), host_time,
                  source_time=parse_time(data.get("timestamp", ts)),
-                 rssi_dbm=float(rssi) if isinstance(rssi, (int, float)) else None,
+                 rssi_dbm=rssi,
                  count=max(1, count), pc=_pc(data.get("PC", data.get("pc"))), frequency_khz=freq,
-                 phase_deg=float(phase) if isinstance(phase, (int, float)) else None,
-                 extra={"mode": mode, "eventNum": data.get("eventNum")})
+                 phase_deg=phase, extra={"mode": mode, "eventNum": data.get("eventNum")})
 
 
 def zebra_reads(event: Any, source: str, host_time: float) -> list[SourceEvent]:

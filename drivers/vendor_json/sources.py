@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from drivers.backoff import Backoff
 from drivers.vendor_json.mapping import VendorEventError
+from gateway.json_limits import loads
 from gateway.reads import SourceEvent, SourceStatus
 
 Mapper = Callable[[Any, str, float], list[SourceEvent]]
@@ -39,11 +39,15 @@ class _QueueSource:
         """One JSON document (an event, or a batch) -> queued reads."""
         host_time = time.time()
         try:
-            doc = json.loads(text)
+            doc = loads(text)  # nesting bounded before parsing (JsonLimitError is a ValueError)
             events = self.mapper(doc, self.source_id, host_time)
         except (ValueError, VendorEventError) as exc:
             self.bad_documents += 1
             self._status("connected", f"ignored bad event: {exc}")
+            return
+        except Exception as exc:  # a case the mapper did not foresee: this document only, never the feed
+            self.bad_documents += 1
+            self._status("connected", f"ignored an event the mapper could not take ({type(exc).__name__})")
             return
         for e in events:
             self._queue.put_nowait(e)

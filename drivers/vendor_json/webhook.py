@@ -5,14 +5,22 @@ batches (``eventBatchLimit`` events, or whatever arrived within ``eventBatchLing
 optionally with basic authentication.  This source is that URL: a small HTTP/1.1 server
 (``h11`` for the protocol, asyncio for the sockets) that turns each POST into normalised reads.
 
-``impinj-iot+webhook://[user:password@]host:port[/path][?max_body=BYTES&token=SECRET]``
+``impinj-iot+webhook://[user:password@]host:port[/path][?max_body=BYTES&token=SECRET&max_connections=N&request_timeout=S]``
 
 * ``host`` is the address to listen on: an IP literal or ``localhost`` (``0.0.0.0`` for all
   interfaces; the reader must be able to reach it).  ``port`` is required (``0`` picks a free
   one, for tests: :attr:`ImpinjWebhookSource.address` tells which).
-* ``user:password`` requires HTTP basic authentication, ``token`` a bearer token; both may be
-  written ``${VAR}`` in the site file.
+* ``user:password`` requires HTTP basic authentication, ``token`` a bearer token; either may be
+  written ``${VAR}`` in the site file.  Not both: a request carries one ``Authorization`` header,
+  so a URL with both would refuse every request; it is refused at ``config check`` instead.
 * ``max_body`` bounds one request (1 MB by default: a batch of 1,000 events is about 300 kB).
+* ``request_timeout`` (seconds, default 30) is the deadline for a whole request, head and body,
+  counted from its first byte (from the connect, for a connection's first request): a client that
+  trickles a byte every few seconds, or connects and says nothing, is answered ``408`` and dropped
+  when it runs out, however steadily it sends.  A keep-alive connection with no further request
+  started is closed after 75 s.
+* ``max_connections`` (default 32) bounds the connections served at once; one over the limit is
+  answered ``503`` with ``Retry-After`` and closed.  A reader posts over one or two.
 
 What the reader gets back, and why:
 
@@ -29,14 +37,21 @@ wrong path / method        ``404`` / ``405``
 missing or wrong auth      ``401`` (basic: with ``WWW-Authenticate``)
 body over ``max_body``     ``413``, then the connection is closed
 malformed HTTP             ``400`` (``431`` for oversized headers), then the connection is closed
+JSON nested deeper than    ``400`` (checked before parsing: :mod:`gateway.json_limits`)
+64 levels
+request not complete       ``408``, then the connection is closed
+within ``request_timeout``
+too many connections       ``503`` with ``Retry-After``, then the connection is closed
 =========================  =====================================================================
 
 Nothing here raises for what a client sends; every rejected request is counted in
-:attr:`ImpinjWebhookSource.rejected` and reported as a :class:`~gateway.reads.SourceStatus`.
+:attr:`ImpinjWebhookSource.rejected` and reported as a :class:`~gateway.reads.SourceStatus`.  An
+event the mapper cannot take for a reason it did not foresee is rejected like a bad one, and a
+fault in the receiver itself is answered ``500`` (and logged), never a silently closed connection.
 
 >>> cfg = WebhookConfig.parse("impinj-iot+webhook://gw:s3cret@127.0.0.1:8081/impinj?max_body=65536")
->>> cfg.host, cfg.port, cfg.path, cfg.username, cfg.max_body
-('127.0.0.1', 8081, '/impinj', 'gw', 65536)
+>>> cfg.host, cfg.port, cfg.path, cfg.username, cfg.max_body, cfg.max_connections, cfg.request_timeout
+('127.0.0.1', 8081, '/impinj', 'gw', 65536, 32, 30.0)
 >>> WebhookConfig.parse("impinj-iot+webhook://reader.example:8081")
 Traceback (most recent call last):
 ...
@@ -51,6 +66,8 @@ import base64
 import contextlib
 import hmac
 import json
+import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -62,11 +79,16 @@ import h11
 
 from drivers.vendor_json.mapping import VendorEventError, impinj_reads
 from drivers.vendor_json.sources import _DONE, _QueueSource
+from gateway.json_limits import JsonLimitError, loads
 from gateway.reads import SourceEvent
+
+log = logging.getLogger(__name__)
 
 SCHEME = "impinj-iot+webhook"
 DEFAULT_MAX_BODY = 1_000_000
-IDLE_TIMEOUT_S = 75.0  # a keep-alive connection with nothing to say is closed (slow-loris guard)
+DEFAULT_MAX_CONNECTIONS = 32
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+IDLE_TIMEOUT_S = 75.0  # a keep-alive connection with no request started is closed
 
 
 class WebhookURLError(ValueError):
@@ -82,6 +104,8 @@ class WebhookConfig:
     password: str | None = None
     token: str | None = None
     max_body: int = DEFAULT_MAX_BODY
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
 
     @classmethod
     def parse(cls, url: str) -> WebhookConfig:
@@ -102,7 +126,7 @@ class WebhookConfig:
         if port is None:
             raise WebhookURLError(f"{url!r}: a port is required (0 = any free port)")
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(q) - {"max_body", "token"}
+        unknown = set(q) - {"max_body", "token", "max_connections", "request_timeout"}
         if unknown:
             raise WebhookURLError(f"{url!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
         try:
@@ -111,17 +135,51 @@ class WebhookConfig:
             raise WebhookURLError(f"{url!r}: max_body must be a number of bytes") from None
         if not 1024 <= max_body <= 100_000_000:
             raise WebhookURLError(f"{url!r}: max_body must be 1024..100000000 bytes")
+        try:
+            max_connections = int(q.get("max_connections", DEFAULT_MAX_CONNECTIONS))
+        except ValueError:
+            raise WebhookURLError(f"{url!r}: max_connections must be a number") from None
+        if not 1 <= max_connections <= 10_000:
+            raise WebhookURLError(f"{url!r}: max_connections must be 1..10000")
+        try:
+            request_timeout = float(q.get("request_timeout", DEFAULT_REQUEST_TIMEOUT_S))
+        except ValueError:
+            raise WebhookURLError(f"{url!r}: request_timeout must be a number of seconds") from None
+        if not (math.isfinite(request_timeout) and 0.1 <= request_timeout <= 3600):
+            raise WebhookURLError(f"{url!r}: request_timeout must be 0.1..3600 seconds")
         if parts.username is not None and parts.password is None:
             raise WebhookURLError(f"{url!r}: basic authentication needs user:password")
+        if parts.username is not None and q.get("token"):
+            raise WebhookURLError(f"{url!r}: use user:password@ (basic) or token= (bearer), not both: "
+                                  "a request carries one Authorization header")
         return cls(host=host, port=port, path=parts.path or "/",
                    username=unquote(parts.username) if parts.username is not None else None,
                    password=unquote(parts.password) if parts.password is not None else None,
-                   token=q.get("token") or None, max_body=max_body)
+                   token=q.get("token") or None, max_body=max_body, max_connections=max_connections,
+                   request_timeout=request_timeout)
 
 
 def check_url(url: str) -> None:
     """Config-time validation (``drivers.registry.validate_url``): raises :class:`WebhookURLError`."""
     WebhookConfig.parse(url)
+
+
+class _RequestClock:
+    """The deadline of one request: :data:`IDLE_TIMEOUT_S` for its first byte, then ``request_timeout`` for
+    all of it (head and body), counted once from that first byte: later bytes never restart it."""
+
+    def __init__(self, request_timeout: float, started: bool = False) -> None:
+        self.request_timeout = request_timeout
+        self.started = started  # bytes of this request already buffered (a pipelined request)
+        self.deadline = time.monotonic() + (request_timeout if started else IDLE_TIMEOUT_S)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def received(self, n: int) -> None:
+        if n and not self.started:
+            self.started = True
+            self.deadline = time.monotonic() + self.request_timeout
 
 
 class _Reject(Exception):
@@ -140,6 +198,8 @@ class ImpinjWebhookSource(_QueueSource):
         self.requests = 0  # POSTs that reached the mapper
         self.rejected = 0  # requests answered with 4xx
         self.events_accepted = 0
+        self.refused_connections = 0  # connections over max_connections
+        self._last_refusal_report = 0.0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._address: tuple[str, int] = (config.host, config.port)
@@ -186,22 +246,48 @@ class ImpinjWebhookSource(_QueueSource):
     # -- HTTP ----------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=16 * 1024)
+        if len(self._writers) >= self.config.max_connections:
+            await self._refuse_connection(conn, reader, writer)
+            return
+        self._writers.add(writer)
         try:
+            first = True
             while not self._closing:
-                keep_open = await self._one_request(conn, reader, writer)
+                keep_open = await self._one_request(conn, reader, writer, first)
+                first = False
                 if not keep_open or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
         except (ConnectionError, OSError, TimeoutError, h11.LocalProtocolError):
             pass
+        except Exception:  # a fault of ours: answer it, log it, keep serving the other connections
+            log.exception("webhook %s: failed to serve a request", self.source_id)
+            self.rejected += 1
+            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                with contextlib.suppress(Exception):
+                    await self._send(conn, writer, 500, {"error": "internal error"}, close=True)
         finally:
             self._writers.discard(writer)
             if self._closing:
                 writer.transport.abort()
             else:
                 await self._linger(reader, writer)
+
+    async def _refuse_connection(self, conn: h11.Connection, reader: asyncio.StreamReader,
+                                 writer: asyncio.StreamWriter) -> None:
+        """One connection over ``max_connections``: ``503`` at once, then close (without reading a request)."""
+        self.rejected += 1
+        self.refused_connections += 1
+        now = time.monotonic()
+        if now - self._last_refusal_report >= 1.0:  # a flood of connections must not flood the status queue
+            self._last_refusal_report = now
+            self._status("connected", f"webhook connection refused: {self.config.max_connections} connections "
+                                      f"open (max_connections); {self.refused_connections} refused so far")
+        with contextlib.suppress(Exception):
+            await self._send(conn, writer, 503, {"error": "too many connections"}, (("Retry-After", "1"),),
+                             close=True)
+        await self._linger(reader, writer)
 
     @staticmethod
     async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -222,26 +308,36 @@ class ImpinjWebhookSource(_QueueSource):
                 drained += len(chunk)
         writer.close()
 
-    async def _next_event(self, conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
+    @staticmethod
+    async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader, clock: _RequestClock) -> Any:
         while True:
             event = conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            data = await asyncio.wait_for(reader.read(65536), IDLE_TIMEOUT_S)
+            left = clock.left()
+            if left <= 0:
+                raise TimeoutError
+            data = await asyncio.wait_for(reader.read(65536), left)
+            clock.received(len(data))
             conn.receive_data(data)  # b"" = the peer closed: h11 answers ConnectionClosed
 
     async def _one_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
-        """Serve one request; False when the connection must close."""
+                           writer: asyncio.StreamWriter, first: bool = False) -> bool:
+        """Serve one request; False when the connection must close.
+
+        The first request of a connection is due within ``request_timeout`` of the connect (a client
+        that connects and says nothing holds a slot like a slow one); later ones may wait
+        :data:`IDLE_TIMEOUT_S` on a keep-alive connection before their first byte."""
+        clock = _RequestClock(self.config.request_timeout, started=first or bool(conn.trailing_data[0]))
         try:
-            event = await self._next_event(conn, reader)
+            event = await self._next_event(conn, reader, clock)
             if isinstance(event, h11.ConnectionClosed):
                 return False
             assert isinstance(event, h11.Request)
             self._check_request(event)
             body = bytearray()
             while True:
-                event = await self._next_event(conn, reader)
+                event = await self._next_event(conn, reader, clock)
                 if isinstance(event, h11.Data):
                     body += event.data
                     if len(body) > self.config.max_body:
@@ -250,6 +346,15 @@ class ImpinjWebhookSource(_QueueSource):
                     break
                 else:  # ConnectionClosed mid-body: nothing to answer
                     return False
+        except TimeoutError:
+            if not clock.started:
+                return False  # an idle keep-alive connection: nothing to answer
+            rej = _Reject(408, f"request not complete within {self.config.request_timeout:g} s", close=True)
+            self.rejected += 1
+            self._status("connected", f"webhook request rejected: {rej.status} {rej}")
+            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                await self._send(conn, writer, rej.status, {"error": str(rej)}, close=True)
+            return False
         except _Reject as rej:
             self.rejected += 1
             self._status("connected", f"webhook request rejected: {rej.status} {rej}")
@@ -289,11 +394,11 @@ class ImpinjWebhookSource(_QueueSource):
     def _accept(self, body: bytes) -> tuple[int, dict[str, Any] | None]:
         """Map one batch; events that cannot be reads are reported, the others kept."""
         try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            doc = loads(body)  # nesting bounded before parsing (a 500-deep list would exhaust the mapper's stack)
+        except JsonLimitError as exc:
             self.bad_documents += 1
             self._status("connected", f"ignored bad webhook body: {exc}")
-            return 400, {"error": f"body is not JSON: {exc}"}
+            return 400, {"error": f"bad body: {exc}"}
         if not isinstance(doc, (list, dict)):
             self.bad_documents += 1
             return 400, {"error": f"expected an event object or a list of events, got {type(doc).__name__}"}
@@ -306,6 +411,10 @@ class ImpinjWebhookSource(_QueueSource):
                 out = impinj_reads(event, self.source_id, host_time)
             except VendorEventError as exc:
                 rejected.append({"index": i, "error": str(exc)})
+                continue
+            except Exception as exc:  # a case the mapper did not foresee: this event only, never the batch
+                log.warning("webhook %s: event %d could not be mapped: %s", self.source_id, i, type(exc).__name__)
+                rejected.append({"index": i, "error": f"event could not be mapped ({type(exc).__name__})"})
                 continue
             self.events_accepted += 1
             for e in out:
@@ -330,7 +439,8 @@ class ImpinjWebhookSource(_QueueSource):
             data += conn.send(h11.Data(data=body)) or b""
         data += conn.send(h11.EndOfMessage()) or b""
         writer.write(data)
-        await writer.drain()
+        # a client that does not read its answer must not hold the connection for ever either
+        await asyncio.wait_for(writer.drain(), self.config.request_timeout)
 
 
 def open_webhook_source(source_id: str, url: str) -> ImpinjWebhookSource:

@@ -76,6 +76,7 @@ class CameraConfig(Section):
         scheme = scheme_of(value)
         if scheme not in CAMERA_SCHEMES:
             raise ValueError(f"unknown scheme {scheme!r} (use camera: or images:)")
+        validate_url(value)  # the driver's option checks (roi, decoder, window ...)
         return value
 
 

@@ -14,10 +14,18 @@ from gateway.gs1.codelists import ISO3166_ALPHA2, ISO3166_NUMERIC
 
 
 class Wire(BaseModel):
-    """camelCase on the wire (as in the research note), snake_case in Python; unknown keys rejected."""
+    """camelCase on the wire (as in the research note), snake_case in Python; unknown keys rejected.
+
+    Numbers are refused, with their field path, rather than lost: ``NaN`` and ``Infinity`` (``1e999``
+    parses as infinity) would otherwise pass a ``ge=0`` bound and come out as ``null``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True,
-                              str_strip_whitespace=True)
+                              str_strip_whitespace=True, allow_inf_nan=False)
+
+
+# The largest integer the store can keep (SQLite INTEGER is a signed 64-bit number).
+STORE_INT_MAX = 2**63 - 1
 
 
 def _digits(n: int, what: str, check: bool = True) -> Callable[[str], str]:

@@ -38,6 +38,7 @@ from gateway.enrichment._base import (
     GTIN,
     HS6,
     SSCC,
+    STORE_INT_MAX,
     ContainerId,
     Country,
     UNLocode,
@@ -55,7 +56,7 @@ class DeclarationRef(Wire):
     lrn: str | None = Field(None, max_length=22, description="D026 local reference number")
     kind: Literal["ENS", "IMPORT", "E-MANIFEST", "TRANSIT", "OTHER"] = "ENS"
     filing_type: str | None = Field(None, max_length=3, description="ICS2 filing type, e.g. F50")
-    version: int = Field(1, ge=1, description="amendment number: a higher version supersedes")
+    version: int = Field(1, ge=1, le=STORE_INT_MAX, description="amendment number: a higher version supersedes")
 
 
 class PartyRole(Wire):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -33,6 +33,7 @@ from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
 from gateway.enrichment.store import DB_FILENAME, DeclarationConflict, Store
+from gateway.json_limits import JsonLimitError, check_depth, loads
 
 What = Literal["declarations", "products", "parties"]
 MODELS: dict[str, type[BaseModel]] = {"declarations": Declaration, "products": Product, "parties": Party}
@@ -79,6 +80,13 @@ def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return [(format_loc(err["loc"]) or "(root)", err["msg"]) for err in exc.errors()]
 
 
+MAX_LIST_INDEX = 9_999  # a CSV column ``items.N.x`` builds a list of N + 1 entries: bound N
+
+
+class ImportFormatError(ValueError):
+    """A file or body that cannot be split into records (the message says where)."""
+
+
 def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node: Any = target
@@ -86,6 +94,8 @@ def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
         last = i == len(parts) - 1
         nxt: Any = value if last else ([] if parts[i + 1].isdigit() else {})
         if isinstance(node, list):
+            if not part.isdigit() or int(part) > MAX_LIST_INDEX:
+                raise ImportFormatError(f"column {dotted!r}: {part!r} is not a list index 0..{MAX_LIST_INDEX}")
             index = int(part)
             while len(node) <= index:
                 node.append(None)
@@ -94,38 +104,57 @@ def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
             elif node[index] is None:
                 node[index] = nxt
             node = node[index]
-        else:
+        elif isinstance(node, dict):
             if last:
                 node[part] = value
             else:
                 node = node.setdefault(part, nxt)
+        else:  # "a" and "a.b" both present: "a" already holds a value
+            raise ImportFormatError(f"column {dotted!r} conflicts with column {'.'.join(parts[:i])!r}")
 
 
 def parse_csv_text(text: str) -> list[dict[str, Any]]:
+    """CSV rows as records; :class:`ImportFormatError` names the line of a row the csv module refuses
+    (a field over ``csv.field_size_limit()``, 131,072 characters, or a stray quote)."""
     rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
-        record: dict[str, Any] = {}
-        for column, cell in raw.items():
-            if column is None or cell is None or cell.strip() == "":
-                continue
-            value: Any = cell.strip()
-            if column.split(".")[-1] in _LIST_COLUMNS:
-                value = [v.strip() for v in value.split(";") if v.strip()]
-            _set_path(record, column.strip(), value)
-        rows.append(record)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for raw in reader:
+            record: dict[str, Any] = {}
+            for column, cell in raw.items():
+                if column is None or cell is None or cell.strip() == "":
+                    continue
+                value: Any = cell.strip()
+                if column.split(".")[-1] in _LIST_COLUMNS:
+                    value = [v.strip() for v in value.split(";") if v.strip()]
+                _set_path(record, column.strip(), value)
+            rows.append(record)
+    except csv.Error as exc:
+        raise ImportFormatError(f"CSV line {reader.line_num + 1}: {exc}") from None  # the line being read
     return rows
 
 
 def parse_json_text(text: str) -> list[Any]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        data = json.loads(text)
-        return list(data)
+    """A JSON array, one JSON value, or JSON Lines; nesting is bounded before anything is parsed
+    (:mod:`gateway.json_limits`), and every failure is an :class:`ImportFormatError`."""
     try:
-        return [json.loads(text)]
-    except json.JSONDecodeError:
-        # JSON Lines
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        check_depth(text)
+        if text.lstrip().startswith("["):
+            return list(loads(text))
+        try:
+            return [loads(text)]
+        except JsonLimitError:
+            pass
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):  # JSON Lines
+            if line.strip():
+                try:
+                    records.append(loads(line))
+                except JsonLimitError as exc:
+                    raise ImportFormatError(f"line {number}: {exc}") from None
+        return records
+    except JsonLimitError as exc:
+        raise ImportFormatError(str(exc)) from None
 
 
 def read_records(path: Path) -> list[Any]:
@@ -159,6 +188,9 @@ def import_records(store: Store, what: What, records: Iterable[Any], first_row: 
         except DeclarationConflict as exc:
             report.errors.append(RowError(row, "declarationRef.version", str(exc)))
             continue
+        except (sqlite3.Error, OverflowError) as exc:  # one record the store refuses must not cost the others
+            report.errors.append(RowError(row, "(record)", f"not stored: {type(exc).__name__}: {exc}"))
+            continue
         report.outcomes[outcome] += 1
     return report
 
@@ -166,7 +198,7 @@ def import_records(store: Store, what: What, records: Iterable[Any], first_row: 
 def import_file(store: Store, what: What, path: Path) -> ImportReport:
     try:
         records = read_records(path)
-    except (OSError, ValueError, csv.Error) as exc:
+    except (OSError, ValueError) as exc:  # ImportFormatError, UnicodeDecodeError
         report = ImportReport(what)
         report.errors.append(RowError(0, "(file)", f"{path}: {exc}"))
         return report

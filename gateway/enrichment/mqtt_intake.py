@@ -9,30 +9,38 @@ Topics (``{base}`` is ``mqtt.base_topic``)::
 
 Persistent session (MQTT 5 clean start false + session expiry; 3.1.1 clean session false), QoS 1
 subscriptions, so declarations pushed while the gateway is offline arrive when it comes back.
-Every message is handled in isolation: a payload that is not JSON, or records that fail validation,
-produce an error message ``{"topic", "kind", "errors": [{"index", "path", "message"}], ...}`` with
-the field paths, and the good records of a bulk message are still stored.  Nothing a publisher
-sends can stop the subscriber.  With an MQTT 5 Response Topic the outcome is also sent there
-(with the request's Correlation Data).
+Every message is handled in isolation and gets an answer (:class:`IntakeAnswer`): its records are
+validated and stored one by one (the same path as ``border-gateway import``), so a bulk message
+``[good, bad, good]`` stores both good records and answers on the error topic
+``{"topic", "kind", "stored": {"created": 2}, "errors": [{"index": 1, "path", "message"}]}`` with the
+field path of each problem.  A payload that is not JSON, nests deeper than 64 levels or holds a number
+of more than 4,300 digits is refused as a whole (``"index": null, "path": "(payload)"``).  Nothing a
+publisher sends can stop the subscriber.  With an MQTT 5 Response Topic the answer is also sent there
+(with the request's Correlation Data), whether or not anything was refused.
+
+>>> answer = handle_payload(Store(":memory:"), "parties", b'[{"partyRef": "p1"}, {"partyRef": ""}]', "t")
+>>> answer.stored, [(e.index, e.path) for e in answer.errors]
+({'created': 1}, [(1, 'partyRef')])
+>>> handle_payload(Store(":memory:"), "products", b"[" * 5000, "t").errors[0].message
+'JSON nested deeper than 64 levels'
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import threading
-from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.enrichment.importer import MODELS, validation_errors
-from gateway.enrichment.store import DeclarationConflict, Store
+from gateway.enrichment.importer import What, import_records
+from gateway.enrichment.store import Store
+from gateway.json_limits import JsonLimitError, loads
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +52,44 @@ def intake_topics(base: str, site: str, gateway: str) -> dict[str, str]:
     return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error"}
 
 
-def handle_payload(store: Store, kind: str, payload: bytes) -> dict[str, Any]:
-    """Validate and store one message's records; returns the outcome (``errors`` empty when all good)."""
-    outcomes: Counter[str] = Counter()
-    errors: list[dict[str, Any]] = []
+class IntakeProblem(BaseModel):
+    """One rejected record (``index`` in the message's list, ``None`` for the payload as a whole)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int | None = Field(description="position of the record in the message (0 for a single object); "
+                                          "null when the payload as a whole is refused")
+    path: str = Field(description="field path in the record, camelCase (houseConsignments[0].goodsItems[0].hs6); "
+                                  "(payload) for a payload that is not JSON")
+    message: str
+
+
+class IntakeAnswer(BaseModel):
+    """What one intake message produced: how many records were stored, and each rejected record.
+
+    Published on ``{base}/in/{site}/{gw}/error`` when ``errors`` is not empty, and on the request's
+    MQTT 5 Response Topic (with its Correlation Data) in every case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str = Field(description="the intake topic the message came in on")
+    kind: What
+    stored: dict[str, int] = Field(description="records stored, by outcome (created, amended, unchanged)")
+    errors: list[IntakeProblem] = Field(description="one entry per problem; empty when every record was stored")
+
+
+def handle_payload(store: Store, kind: What, payload: bytes, topic: str = "") -> IntakeAnswer:
+    """Validate and store one message's records, each on its own: a bad record is named in ``errors``
+    and the good ones around it are stored all the same."""
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {"kind": kind, "stored": {}, "errors": [{"index": None, "path": "(payload)",
-                                                         "message": f"not UTF-8 JSON: {exc}"}]}
+        data = loads(payload)  # nesting bounded before parsing; every failure is a JsonLimitError
+    except JsonLimitError as exc:
+        return IntakeAnswer(topic=topic, kind=kind, stored={},
+                            errors=[IntakeProblem(index=None, path="(payload)", message=str(exc))])
     records = data if isinstance(data, list) else [data]
-    model = MODELS[kind]
-    for index, record in enumerate(records):
-        try:
-            obj = model.model_validate(record)
-        except ValidationError as exc:
-            errors += [{"index": index, "path": p, "message": m} for p, m in validation_errors(exc)]
-            continue
-        try:
-            if kind == "declarations":
-                outcome = store.upsert_declaration(obj).outcome  # type: ignore[arg-type]
-            elif kind == "products":
-                outcome = store.upsert_product(obj).outcome  # type: ignore[arg-type]
-            else:
-                outcome = store.upsert_party(obj).outcome  # type: ignore[arg-type]
-        except DeclarationConflict as exc:
-            errors.append({"index": index, "path": "declarationRef.version", "message": str(exc)})
-            continue
-        outcomes[outcome] += 1
-    return {"kind": kind, "stored": dict(outcomes), "errors": errors}
+    report = import_records(store, kind, records, first_row=0)
+    return IntakeAnswer(topic=topic, kind=kind, stored=dict(report.outcomes),
+                        errors=[IntakeProblem(index=e.row, path=e.path, message=e.message) for e in report.errors])
 
 
 class MqttIntake:
@@ -144,18 +161,30 @@ class MqttIntake:
             kind = msg.topic.rsplit("/", 1)[-1]
             if kind not in KINDS:
                 return
-            outcome = handle_payload(self.store, kind, bytes(msg.payload))
-            outcome["topic"] = msg.topic
+            answer = handle_payload(self.store, cast(What, kind), bytes(msg.payload), msg.topic)
             self.handled += 1
-            body = json.dumps(outcome, separators=(",", ":")).encode("utf-8")
-            if outcome["errors"]:
-                log.warning("intake: %s: %d problem(s)", msg.topic, len(outcome["errors"]))
+            body = answer.model_dump_json().encode("utf-8")
+            if answer.errors:
+                log.warning("intake: %s: %d problem(s), stored %s", msg.topic, len(answer.errors), answer.stored)
                 client.publish(self.topics["error"], body, qos=1, properties=self._reply_props(msg))
+            else:
+                log.info("intake: %s: stored %s", msg.topic, answer.stored)
             response_topic = getattr(msg.properties, "ResponseTopic", None) if msg.properties else None
             if response_topic:
                 client.publish(response_topic, body, qos=1, properties=self._reply_props(msg))
-        except Exception:  # never let one message kill paho's network thread
+        except Exception:  # never let one message kill paho's network thread, nor go unanswered
             log.exception("intake: failed to handle a message on %s", msg.topic)
+            self._answer_failure(client, msg)
+
+    def _answer_failure(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        kind = msg.topic.rsplit("/", 1)[-1]
+        answer = IntakeAnswer(topic=msg.topic, kind=cast(What, kind), stored={}, errors=[IntakeProblem(
+            index=None, path="(payload)", message="internal error: the message was not handled (see the gateway log)")])
+        try:
+            client.publish(self.topics["error"], answer.model_dump_json().encode("utf-8"), qos=1,
+                           properties=self._reply_props(msg))
+        except Exception:
+            log.exception("intake: could not answer a message on %s", msg.topic)
 
     def _reply_props(self, msg: mqtt.MQTTMessage) -> Properties | None:
         if not self.v5:

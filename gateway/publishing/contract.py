@@ -20,6 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.enrichment import schemas as intake_schemas
+from gateway.enrichment.mqtt_intake import KINDS as INTAKE_KINDS
+from gateway.enrichment.mqtt_intake import IntakeAnswer
 from gateway.publishing import payloads as p
 from gateway.publishing.cloudevents import CONTENT_TYPE, SCHEMA_FILES
 from gateway.publishing.projections import CLASSIFICATION
@@ -140,6 +143,58 @@ CHANNELS: dict[str, tuple[str, list[str], str, bool, str]] = {
 }
 
 
+# The intake (gateway.enrichment.mqtt_intake, switched on by enrichment.intake_mqtt): what the
+# pre-clearance system publishes to the gateway, and the gateway's answers.  The record schemas are the
+# enrichment models' own (gateway/enrichment/schemas/), written next to this document as well so that
+# the contract folder stands alone.
+INTAKE_FILES = {"declarations": "declaration.v1.json", "products": "product.v1.json", "parties": "party.v1.json"}
+INTAKE_ANSWER_FILE = "intake-answer.v1.json"
+_INTAKE_SWITCH = "Subscribed only when enrichment.intake_mqtt is true (persistent session, QoS 1)."
+
+
+def intake_answer_schema() -> dict[str, Any]:
+    schema = IntakeAnswer.model_json_schema(by_alias=True, mode="serialization")
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": INTAKE_ANSWER_FILE,
+            "title": "bx.intake-answer.v1"}
+
+
+def _add_intake(channels: dict[str, Any], operations: dict[str, Any], messages: dict[str, Any]) -> None:
+    reply = {"bindingVersion": "0.2.0", "correlationData": {"type": "string"}, "responseTopic": {"type": "string"}}
+    params = {"site": {"description": "configured site id"}, "gw": {"description": "configured gw id"}}
+    for kind in INTAKE_KINDS:
+        ref = {"$ref": f"./{INTAKE_FILES[kind]}"}
+        name = f"intake-{kind}"
+        messages[name] = {"name": f"bx.intake.{kind}", "contentType": "application/json",
+                          "payload": {"oneOf": [ref, {"type": "array", "items": ref}]},
+                          "bindings": {"mqtt": reply}}
+        cid = f"intake{kind.capitalize()}"
+        channels[cid] = {
+            "address": f"bx/v1/in/{{site}}/{{gw}}/{kind}",
+            "description": f"{kind.capitalize()} from the pre-clearance system: one object or a list (bulk). "
+                           "Each record is validated and stored on its own; the answer (bx.intake-answer.v1) "
+                           "goes to the intake error topic when a record or the payload is refused, and to "
+                           f"the MQTT 5 Response Topic (with its Correlation Data) in every case. {_INTAKE_SWITCH}",
+            "parameters": params,
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+        operations[f"receive{cid[0].upper()}{cid[1:]}"] = {
+            "action": "receive", "channel": {"$ref": f"#/channels/{cid}"},
+            "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
+    messages["intake-answer"] = {"name": "bx.intake-answer.v1", "contentType": "application/json",
+                                 "payload": {"$ref": f"./{INTAKE_ANSWER_FILE}"},
+                                 "bindings": {"mqtt": {"bindingVersion": "0.2.0", "payloadFormatIndicator": 1}}}
+    channels["intakeError"] = {
+        "address": "bx/v1/in/{site}/{gw}/error",
+        "description": "The answer to every intake message that had a refused record or payload: the records "
+                       "stored (by outcome) and each problem with the record's index and field path. "
+                       + _INTAKE_SWITCH,
+        "parameters": params,
+        "messages": {"intake-answer": {"$ref": "#/components/messages/intake-answer"}},
+    }
+    operations["sendIntakeError"] = {"action": "send", "channel": {"$ref": "#/channels/intakeError"},
+                                     "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
+
+
 def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -174,6 +229,7 @@ def asyncapi() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{cid}"},
             "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": retain}},
         }
+    _add_intake(channels, operations, messages)
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "gs1-border-gateway MQTT interface", "version": "1.0.0",
@@ -193,6 +249,8 @@ def asyncapi() -> dict[str, Any]:
 def generate() -> dict[str, str]:
     """File name -> text, for everything under ``schemas/``."""
     files = {name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in payload_schemas().items()}
+    files.update({name: intake_schemas.render(name) for name in INTAKE_FILES.values()})
+    files[INTAKE_ANSWER_FILE] = json.dumps(intake_answer_schema(), indent=2, sort_keys=True) + "\n"
     files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
     return files
 

@@ -4,7 +4,8 @@ Reads: ``/health``, ``/ready``, ``/metrics``, ``/api/state``, ``/api/lanes``, ``
 ``/api/passages``, ``/api/outbox``, ``/api/asyncapi``, ``/api/events`` (Server-Sent Events) and
 the master-data reads of :mod:`gateway.service.api_masterdata`.  Writes need a bearer token
 (``api.tokens``); reads too when ``api.read_tokens`` is set.  Invalid bodies get 422 with the
-field path of each problem, oversized bodies 413, and no error response carries internals.
+field path of each problem (bodies nested deeper than 64 levels too, before they are parsed),
+oversized bodies 413, and no error response carries internals.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway import __version__
 from gateway.config import SiteConfig, format_loc
 from gateway.service.auth import TokenAuth
-from gateway.service.http_limits import BodySizeLimit
+from gateway.service.http_limits import BodyLimits
 from gateway.service.live import CLOSE, LiveState
 from gateway.service.metrics import Metrics
 
@@ -121,8 +122,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/api/passages", tags=["passages"], dependencies=read_dep)
     async def passages(
         lane: str | None = None,
-        since: float | None = Query(None, description="closed at or after (epoch seconds)"),
-        until: float | None = Query(None, description="closed before (epoch seconds)"),
+        since: float | None = Query(None, description="closed at or after (epoch seconds)", allow_inf_nan=False),
+        until: float | None = Query(None, description="closed before (epoch seconds)", allow_inf_nan=False),
         mrn: str | None = Query(None, description="linked declaration MRN"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
@@ -155,16 +156,21 @@ def create_app(ctx: ApiContext) -> FastAPI:
             return JSONResponse({"detail": "contract not available"}, status_code=404)
         return JSONResponse(ctx.asyncapi())
 
-    @app.get("/api/schemas", tags=["contract"])
-    async def schemas() -> list[str]:
+    def schema_names() -> list[str]:
         folder = resources.files("gateway.publishing").joinpath("schemas")
         return sorted(item.name for item in folder.iterdir() if item.name.endswith(".json"))
 
+    @app.get("/api/schemas", tags=["contract"])
+    async def schemas() -> list[str]:
+        return schema_names()
+
     @app.get("/api/schemas/{name}", tags=["contract"])
     async def schema(name: str) -> JSONResponse:
-        folder = resources.files("gateway.publishing").joinpath("schemas")
-        if "/" in name or not name.endswith(".json") or not folder.joinpath(name).is_file():
+        # Only names from the listing: a client's string never reaches the file system (a 300-character
+        # name would make is_file() raise "file name too long").
+        if name not in schema_names():
             return JSONResponse({"detail": "no such schema"}, status_code=404)
+        folder = resources.files("gateway.publishing").joinpath("schemas")
         return JSONResponse(json.loads(folder.joinpath(name).read_text(encoding="utf-8")))
 
     @app.get("/api/events", tags=["status"], dependencies=read_dep)
@@ -192,5 +198,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
     from gateway.service.api_masterdata import add_masterdata_routes
 
     add_masterdata_routes(app, ctx, auth)
-    app.add_middleware(BodySizeLimit, max_bytes=ctx.config.api.max_body_bytes)
+    app.add_middleware(BodyLimits, max_bytes=ctx.config.api.max_body_bytes)
     return app

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from gateway.enrichment._base import STORE_INT_MAX
 from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.importer import ImportReport, import_records, parse_csv_text, parse_json_text
 from gateway.enrichment.party import Party
@@ -72,7 +73,7 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
         return {"mrn": result.key, "version": result.version, "outcome": result.outcome}
 
     @app.get("/api/declarations/{mrn}", tags=["declarations"], dependencies=read)
-    def get_declaration(mrn: str, version: int | None = Query(None, ge=1)) -> dict[str, Any]:
+    def get_declaration(mrn: str, version: int | None = Query(None, ge=1, le=STORE_INT_MAX)) -> dict[str, Any]:
         decl = store().declaration(mrn, version)
         if decl is None:
             raise HTTPException(404, detail="no such declaration")
@@ -81,7 +82,8 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
         return out
 
     @app.get("/api/declarations", tags=["declarations"], dependencies=read)
-    def list_declarations(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    def list_declarations(limit: int = Query(100, ge=1, le=1000),
+                          offset: int = Query(0, ge=0, le=STORE_INT_MAX)) -> dict[str, Any]:
         mrns: list[str] = []
         for index, mrn in enumerate(store().iter_mrns()):
             if index < offset:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import ConfigError, SiteConfig, load_config
+from gateway.json_limits import loads
 from gateway.service.broker import LOOPBACK, MosquittoBroker, free_port, port_open
 
 if TYPE_CHECKING:
@@ -358,28 +359,44 @@ class ConsoleView:
             self._client = None
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        parts = message.topic.split("/")
-        kind = f"{parts[2]}/{parts[5]}" if len(parts) >= 6 else message.topic
+        # paho's network thread: an exception here would end it, and with it the console's output and
+        # its counts.  Whatever arrives (the intake topics carry what anyone publishes) is printed or skipped.
+        try:
+            self._show(message.topic, bytes(message.payload))
+        except Exception:
+            log.debug("demo console: skipped a message on %s", message.topic, exc_info=True)
+
+    def _show(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        kind = f"{parts[2]}/{parts[5]}" if len(parts) >= 6 else topic
         with self._lock:
             self.published[kind] = self.published.get(kind, 0) + 1
         try:
-            body = json.loads(message.payload)
+            body = loads(payload)  # bounded nesting: a hostile intake message cannot exhaust the stack
         except ValueError:
             return
         data = body.get("data", body) if isinstance(body, dict) else {}
         if not isinstance(data, dict):
             return
         stamp = datetime.now().strftime("%H:%M:%S")
-        if "/enriched/" in message.topic:
-            passage = data.get("passage", {})
-            flags = [f.get("code") for f in data.get("flags", [])]
-            links = sorted({link.get("mrn") for link in data.get("links", []) if link.get("mrn")})
+        if "/enriched/" in topic:
+            passage = _dict(data.get("passage"))
+            flags = [_dict(f).get("code") for f in _list(data.get("flags"))]
+            links = sorted({str(_dict(link).get("mrn")) for link in _list(data.get("links")) if _dict(link).get("mrn")})
             style = "green" if links and not flags else "red" if flags else "yellow"
             self.console.print(f"{stamp} [bold]{passage.get('lane', '?')}[/bold] passage "
                                f"{str(passage.get('id', ''))[:22]} -> declaration {', '.join(links) or '[red]none'}"
-                               f" flags [{style}]{', '.join(flags) or 'none'}[/{style}]")
-        elif "/passage" in message.topic and data.get("kind") == "new":
-            self.console.print(f"{stamp} {data.get('passage', {}).get('lane', data.get('lane', '?'))} "
+                               f" flags [{style}]{', '.join(map(str, flags)) or 'none'}[/{style}]")
+        elif "/passage" in topic and data.get("kind") == "new":
+            self.console.print(f"{stamp} {_dict(data.get('passage')).get('lane', data.get('lane', '?'))} "
                                "[dim]vehicle entering[/dim]")
-        elif "/referral/" in message.topic:
+        elif "/referral/" in topic:
             self.console.print(f"{stamp} [cyan]referral[/cyan] to {parts[2].upper()}")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -99,3 +99,106 @@ def test_persistent_session_receives_what_was_sent_while_offline(mqtt_broker: An
     finally:
         pub.loop_stop()
         store.close()
+
+
+def test_every_hostile_message_gets_an_answer_and_every_good_record_is_kept(mqtt_broker: Any, tmp_path: Path) -> None:
+    """Issue #22 item 3: deep nesting, a 5,000-digit number, and a bulk [good, version=2**63, good]."""
+    base = f"test/{uuid.uuid4().hex[:10]}"
+    topics = intake_topics(base, "site1", "gw1")
+    errors: queue.Queue[dict[str, Any]] = queue.Queue()
+    listener = _client(mqtt_broker, errors, topics["error"])
+    store = Store(tmp_path / "db.sqlite")
+    intake = MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1", gateway="gw1",
+                        client_id=f"intake-{uuid.uuid4().hex[:8]}")
+    intake.start()
+    pub = _client(mqtt_broker)
+    try:
+        assert intake.subscribed.wait(10)
+        time.sleep(0.2)  # let the listener's subscription settle too
+        too_big = declaration(n=2)
+        too_big["declarationRef"]["version"] = 2**63
+        infinite = json.dumps(declaration(n=4)).replace('"seq": 1,', '"seq": 1, "grossMassKg": 1e999,')
+        for topic, payload in [
+            (topics["products"], b"[" * 5000),
+            (topics["products"], b'{"gtin": "' + gtin(1).encode() + b'", "grossWeightKg": ' + b"9" * 5000 + b"}"),
+            (topics["declarations"], json.dumps([declaration(n=1), too_big, declaration(n=3)]).encode()),
+            (topics["declarations"], infinite.encode()),
+        ]:
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        got = [errors.get(timeout=10) for _ in range(4)]
+        assert got[0]["errors"] == [{"index": None, "path": "(payload)",
+                                     "message": "JSON nested deeper than 64 levels"}]
+        assert got[1]["errors"] == [{"index": None, "path": "(payload)",
+                                     "message": "a number has more than 4300 digits"}]
+        assert got[2]["stored"] == {"created": 2} and got[2]["kind"] == "declarations"
+        assert [(e["index"], e["path"]) for e in got[2]["errors"]] == [(1, "declarationRef.version")]
+        assert [(e["index"], e["path"]) for e in got[3]["errors"]] == [
+            (0, "houseConsignments[0].goodsItems[0].grossMassKg")]
+        assert store.declaration(mrn(1)) is not None and store.declaration(mrn(3)) is not None  # the third one too
+        assert store.declaration(mrn(2)) is None and store.declaration(mrn(4)) is None
+        assert _wait(lambda: intake.handled == 4)
+    finally:
+        intake.stop()
+        pub.loop_stop()
+        listener.loop_stop()
+        store.close()
+
+
+def test_a_response_topic_gets_the_stored_count_of_a_clean_message(mqtt_broker: Any, tmp_path: Path) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    base = f"test/{uuid.uuid4().hex[:10]}"
+    topics = intake_topics(base, "site1", "gw1")
+    replies: queue.Queue[dict[str, Any]] = queue.Queue()
+    reply_topic = f"{base}/replies/me"
+    listener = _client(mqtt_broker, replies, reply_topic)
+    store = Store(tmp_path / "db.sqlite")
+    intake = MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1", gateway="gw1",
+                        client_id=f"intake-{uuid.uuid4().hex[:8]}")
+    intake.start()
+    pub = _client(mqtt_broker)
+    try:
+        assert intake.subscribed.wait(10)
+        time.sleep(0.2)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = reply_topic
+        props.CorrelationData = b"req-1"
+        pub.publish(topics["parties"], json.dumps([{"partyRef": "p1"}, {"partyRef": "p2"}]), qos=1,
+                    properties=props).wait_for_publish(5)
+        answer = replies.get(timeout=10)
+        assert answer == {"topic": topics["parties"], "kind": "parties", "stored": {"created": 2}, "errors": []}
+    finally:
+        intake.stop()
+        pub.loop_stop()
+        listener.loop_stop()
+        store.close()
+
+
+def test_the_intake_is_in_the_contract_and_the_topic_docs() -> None:
+    """Issue #22 item 13: the intake topics and their switch in docs/mqtt-topics.md and the AsyncAPI document."""
+    import jsonschema
+
+    from gateway.enrichment.mqtt_intake import handle_payload
+    from gateway.publishing.contract import SCHEMA_DIR, asyncapi
+
+    doc = asyncapi()
+    addresses = {channel["address"]: channel for channel in doc["channels"].values()}
+    docs = (SCHEMA_DIR.parents[2] / "docs" / "mqtt-topics.md").read_text(encoding="utf-8")
+    assert "enrichment.intake_mqtt" in docs
+    for kind, topic in intake_topics("bx/v1", "{site}", "{gw}").items():
+        assert topic in addresses, topic
+        assert f"`{topic}`" in docs, topic
+        assert kind == "error" or "enrichment.intake_mqtt" in addresses[topic]["description"]
+        for ref in addresses[topic]["messages"].values():
+            message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
+            text = json.dumps(message["payload"])
+            for file in {part.split('"')[0] for part in text.split("./")[1:]}:
+                assert (SCHEMA_DIR / file).is_file(), file
+    answer_schema = json.loads((SCHEMA_DIR / "intake-answer.v1.json").read_text())
+    store = Store(":memory:")
+    for payload in (b"[" * 100, b'[{"partyRef": "p"}, {"partyRef": ""}]'):
+        jsonschema.validate(json.loads(handle_payload(store, "parties", payload, "t").model_dump_json()),
+                            answer_schema)
+    declaration_schema = json.loads((SCHEMA_DIR / "declaration.v1.json").read_text())
+    jsonschema.validate(declaration(n=1), declaration_schema)

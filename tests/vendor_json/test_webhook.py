@@ -173,6 +173,9 @@ def test_port_in_use_is_an_error_status_not_a_crash() -> None:
     ("impinj-iot+webhook://127.0.0.1:8081/?max_body=10", "max_body"),
     ("impinj-iot+webhook://127.0.0.1:8081/?secret=1", "unknown parameter"),
     ("impinj-iot+webhook://gw@127.0.0.1:8081/", "user:password"),
+    ("impinj-iot+webhook://gw:pw@127.0.0.1:8081/?token=t0k3n", "not both"),
+    ("impinj-iot+webhook://127.0.0.1:8081/?max_connections=0", "max_connections"),
+    ("impinj-iot+webhook://127.0.0.1:8081/?request_timeout=nan", "request_timeout"),
 ])
 def test_bad_urls_are_refused_by_the_driver_and_by_config_check(url: str, message: str) -> None:
     with pytest.raises(WebhookURLError, match=message):
@@ -196,3 +199,94 @@ def test_good_url_passes_config_check() -> None:
         site["lanes"][0]["readers"][1]["url"] = bad  # type: ignore[index]
         with pytest.raises(ConfigError, match=where):
             parse_config(site, "site.yaml")
+
+
+def _tag(**fields: Any) -> dict[str, Any]:
+    event = json.loads(json.dumps(BATCH[0]))
+    event["tagInventoryEvent"].update(fields)
+    return event  # type: ignore[no-any-return]
+
+
+def test_numbers_no_float_holds_and_deep_nesting_are_answered() -> None:
+    """Issue #22 item 4: each of these closed the connection with no answer."""
+    huge = 10**400  # valid JSON; float() of it overflows
+
+    async def body(src: ImpinjWebhookSource, base: str, events: list[SourceEvent]) -> None:
+        async with httpx.AsyncClient() as http:
+            for field in ("peakRssiCdbm", "phaseAngle"):
+                res = await http.post(f"{base}/", content=json.dumps([_tag(**{field: huge}), BATCH[0]]))
+                assert res.status_code == 200, res.text
+                answer = res.json()
+                assert answer["accepted"] == 1 and answer["rejected"][0]["index"] == 0
+                assert field in answer["rejected"][0]["error"]
+            res = await http.post(f"{base}/", content=json.dumps([_tag(lastSeenTime=huge)]))
+            assert res.status_code == 204  # an implausible time: the host time stands in, as for a bad string
+            res = await http.post(f"{base}/", content=json.dumps([_tag(peakRssiCdbm=1e308 * 10)]))  # Infinity
+            assert res.status_code == 200 and "peakRssiCdbm" in res.json()["rejected"][0]["error"]
+            res = await http.post(f"{base}/", content=b"[" * 500 + b"]" * 500)
+            assert res.status_code == 400 and "nested deeper than 64" in res.json()["error"]
+            assert (await http.post(f"{base}/", json=BATCH)).status_code == 204  # still serving
+        await settle(events, 2 + 1 + 3)
+        assert all(r.rssi_dbm is None or abs(r.rssi_dbm) < 1000 for r in reads(events))
+
+    run("127.0.0.1:0", body)
+
+
+def test_a_trickling_client_is_answered_408_when_the_request_deadline_runs_out() -> None:
+    """Issue #22 item 4: the deadline is the whole request's, from its first byte (from the connect for a
+    connection's first request), and is never restarted by the bytes that keep coming."""
+    async def body(src: ImpinjWebhookSource, base: str, events: list[SourceEvent]) -> None:
+        reader, writer = await asyncio.open_connection(*src.address)
+        request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"[" + b" " * 99_998 + b"]"
+        answer = b""
+        for i in range(0, len(request), 1):  # one byte at a time, far more often than any per-read timeout
+            try:
+                writer.write(request[i:i + 1])
+                await writer.drain()
+            except ConnectionError:
+                break
+            try:
+                answer += await asyncio.wait_for(reader.read(4096), 0.05)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+        else:
+            raise AssertionError("the whole slow request was accepted")
+        answer += await asyncio.wait_for(reader.read(), 5)  # ... and the connection is closed
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert b"request not complete within 1 s" in answer
+        silent_reader, silent = await asyncio.open_connection(*src.address)  # connects, says nothing
+        assert (await asyncio.wait_for(silent_reader.read(), 10)).startswith(b"HTTP/1.1 408")
+        silent.close()
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(f"{base}/", json=BATCH)).status_code == 204
+
+    run("127.0.0.1:0?request_timeout=1", body)
+
+
+def test_connections_over_the_limit_get_503_and_the_limit_frees_up() -> None:
+    async def body(src: ImpinjWebhookSource, base: str, events: list[SourceEvent]) -> None:
+        held = [await asyncio.open_connection(*src.address) for _ in range(2)]
+        for _, writer in held:  # each holds a request in progress
+            writer.write(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+        for _ in range(100):  # until the server has taken both
+            if len(src._writers) == 2:
+                break
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient() as http:
+            over = await http.post(f"{base}/", json=BATCH)
+            assert over.status_code == 503 and over.headers["retry-after"] == "1"
+            assert src.refused_connections == 1
+            for _, writer in held:
+                writer.close()
+            for _ in range(100):
+                if not src._writers:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await http.post(f"{base}/", json=BATCH)).status_code == 204
+        assert any("max_connections" in s.detail for s in events if isinstance(s, SourceStatus))
+
+    run("127.0.0.1:0?max_connections=2", body)
