@@ -28,12 +28,13 @@ class EmbeddedServer(uvicorn.Server):
 
 def check_tls(cert: Path, key: Path) -> None:
     """Load the pair as the server will, so that a wrong file is one clear line at start-up."""
+    for path in (cert, key):  # load_cert_chain's own errors do not say which file
+        try:
+            Path(path).open("rb").close()
+        except OSError as exc:
+            raise TlsError(f"api.tls: {path}: {(exc.strerror or str(exc)).lower()}") from None
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(cert), str(key))
-    except FileNotFoundError as exc:
-        raise TlsError(f"api.tls: {exc.filename}: no such file") from None
-    except PermissionError as exc:
-        raise TlsError(f"api.tls: {exc.filename}: permission denied") from None
     except ssl.SSLError as exc:
         raise TlsError(f"api.tls: cannot use certificate {cert} with key {key}: {exc.reason or exc}") from None
 
