@@ -120,11 +120,16 @@ def migrate(db: sqlite3.Connection, history: History, path: Path | None = None) 
     if not pending:
         return []
     existing = _holds_data(db)
-    if path is not None and existing:
-        _keep_copy(db, path, current)
+    done: list[int] = []
     for step in pending:
         db.execute("BEGIN IMMEDIATE")
+        found = version(db)
+        if found >= step.version:  # another process opening the same file migrated it meanwhile
+            db.execute("COMMIT")
+            continue
         try:
+            if path is not None and existing and not done:  # under our write lock: the file as it was
+                _keep_copy(path, found)
             if isinstance(step.apply, str):
                 for statement in statements(step.apply):
                     db.execute(statement)
@@ -137,22 +142,28 @@ def migrate(db: sqlite3.Connection, history: History, path: Path | None = None) 
                 raise MigrationFailed(history.name, where, step, exc) from exc
             raise
         db.execute("COMMIT")
+        done.append(step.version)
         if existing:  # a new file is not "migrated": it is created at the latest version
             log.info("%s database %s migrated to schema version %d (%s)", history.name, where, step.version,
                      step.summary)
-    return [step.version for step in pending]
+    return done
 
 
 def _holds_data(db: sqlite3.Connection) -> bool:
     return bool(db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])
 
 
-def _keep_copy(db: sqlite3.Connection, path: Path, current: int) -> None:
-    """A consistent copy of the file as it was (SQLite online backup), for going back to the old release."""
+def _keep_copy(path: Path, current: int) -> None:
+    """A consistent copy of the file as it was (SQLite online backup), for going back to the old release.
+
+    Read through a connection of its own: the migrating one holds the write lock (no writer can change
+    the file meanwhile), and SQLite cannot back up from a connection inside a write transaction.
+    """
     copy = path.with_name(f"{path.name}.v{current}.bak")
-    target = sqlite3.connect(copy)
+    source, target = sqlite3.connect(path, timeout=30.0), sqlite3.connect(copy)
     try:
-        db.backup(target)
+        source.backup(target)
     finally:
         target.close()
+        source.close()
     log.warning("%s: upgrading from schema version %d; the previous file is kept as %s", path, current, copy)

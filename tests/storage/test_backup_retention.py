@@ -202,3 +202,25 @@ def test_the_service_job_purges_at_start_and_leaves_the_outbox(tmp_path: Path) -
         job.stop()
     assert [str(r) for r in job.runs[0]] == ["passages: left to the running gateway (outbox database)",
                                              "declarations: 3 older than 90 days", "parties: kept (no period set)"]
+
+
+@pytest.mark.parametrize("outbox", [None, "elsewhere/outbox.sqlite"])
+def test_the_files_backed_up_are_the_files_the_service_opens(tmp_path: Path, outbox: str | None) -> None:
+    from gateway.config import load_config
+    from gateway.publishing.publisher import Publisher
+    from gateway.storage.files import databases
+
+    site = _site(tmp_path)
+    if outbox is not None:
+        raw = yaml.safe_load(site.read_text())
+        raw["mqtt"] = {"outbox": {"path": str(tmp_path / outbox)}}
+        site.write_text(yaml.safe_dump(raw))
+    config = load_config(site)
+    files = databases(config)
+    with Store.for_storage_dir(config.storage.path) as store:
+        assert Path(store.path) == files["enrichment"]
+    publisher = Publisher.from_site(config)
+    try:
+        assert publisher.outbox.path == files["outbox"]
+    finally:
+        publisher.outbox.close()

@@ -126,3 +126,23 @@ def test_a_failing_step_changes_nothing(tmp_path: Path) -> None:
 def test_histories_are_numbered_without_gaps() -> None:
     with pytest.raises(ValueError, match="numbered 1, 2"):
         History("t", (Migration(1, "a", ""), Migration(3, "c", "")))
+
+
+def test_two_processes_opening_an_old_file_migrate_it_once(release_010: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step re-reads the version inside its transaction: a second opener that read version 0 before the
+    first one migrated finds the work done and changes nothing."""
+    import gateway.storage.schema as schema
+
+    path = release_010 / "enrichment.sqlite"
+    first = sqlite3.connect(path, isolation_level=None)
+    second = sqlite3.connect(path, isolation_level=None)
+    assert migrate(first, ENRICHMENT, path) == [1, 2]
+    stamps = first.execute("SELECT id, stored FROM declarations ORDER BY id").fetchall()
+    reads = iter([0])  # the second opener's first look, taken before the first one migrated
+    monkeypatch.setattr(schema, "version", lambda db: next(reads, None) or version(db))
+    assert migrate(second, ENRICHMENT, path) == []
+    assert second.execute("SELECT id, stored FROM declarations ORDER BY id").fetchall() == stamps
+    assert version(sqlite3.connect(release_010 / "enrichment.sqlite.v0.bak")) == 0  # the copy is still the old file
+    first.close()
+    second.close()
