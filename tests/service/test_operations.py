@@ -30,6 +30,8 @@ import httpx
 import pytest
 import yaml
 
+from gateway.enrichment.importer import import_file
+from gateway.enrichment.store import Store
 from gateway.service.broker import LOOPBACK, free_port
 from tests.publishing.support import Subscriber
 from tests.support.brokers import SharedBroker
@@ -38,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "border-gateway.service"
 
 
-def _site(tmp_path: Path, broker: SharedBroker, name: str) -> Path:
+def _site(tmp_path: Path, broker: SharedBroker, name: str, **storage: Any) -> Path:
     config = {"site": name, "gateway": "gw1", "lanes": [{"id": "lane1"}],
               "mqtt": {"url": broker.url, "keepalive_s": 5},
               "api": {"bind": f"{LOOPBACK}:{free_port()}", "tokens": ["write-token"]},
-              "storage": {"path": str(tmp_path / "data")}}
+              "storage": {"path": str(tmp_path / "data"), **storage}}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -83,8 +85,11 @@ def _datagrams(sock: socket.socket, until: Any, timeout: float) -> list[str]:
 def test_run_speaks_the_notify_protocol(tmp_path: Path, mqtt_broker: SharedBroker,
                                         notify_socket: tuple[socket.socket, str]) -> None:
     sock, path = notify_socket
-    site = _site(tmp_path, mqtt_broker, "ops-notify")
+    site = _site(tmp_path, mqtt_broker, "ops-notify", retention={"declarations": 30})
     api = "http://" + yaml.safe_load(site.read_text())["api"]["bind"]
+    with Store(tmp_path / "data" / "enrichment.sqlite") as store:  # declarations received long ago
+        assert import_file(store, "declarations", ROOT / "config" / "demo-data" / "declarations.json").outcomes
+        store._db.execute("UPDATE declarations SET stored = 0")
     process = _start(site, tmp_path / "gateway.log", NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
     try:
         got = _datagrams(sock, lambda g: any("READY=1" in d for d in g), 60)
@@ -94,6 +99,12 @@ def test_run_speaks_the_notify_protocol(tmp_path: Path, mqtt_broker: SharedBroke
         assert "STATUS=running: site ops-notify, gateway gw1, 1 lanes" in ready.split("\n")
         pings = _datagrams(sock, lambda g: g.count("WATCHDOG=1") >= 3, 30)
         assert pings.count("WATCHDOG=1") >= 3, pings
+        # The service applied the retention periods at start-up (then it does so daily).
+        deadline = time.monotonic() + 20
+        with Store(tmp_path / "data" / "enrichment.sqlite") as store:
+            while store.counts()["declaration_versions"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert store.counts()["declaration_versions"] == 0
         process.send_signal(signal.SIGTERM)
         stopping = _datagrams(sock, lambda g: any(d.startswith("STOPPING=1") for d in g), 30)
         assert any(d.startswith("STOPPING=1\nSTATUS=stopping") for d in stopping), stopping
