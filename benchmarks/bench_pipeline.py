@@ -564,7 +564,7 @@ def _acked(pub: Any) -> int:
 def ours(config_path: Path, reads: list[Any]) -> tuple[float, int, int]:
     """(seconds from the first read to the last PUBACK, messages, passages)."""
     gateway = _gateway_in_process(config_path)
-    pub = gateway.publisher.publisher
+    pub = gateway.publisher
     pub.start()
     if not pub.link.connected.wait(10) or not pub.wait_idle(10):
         raise RuntimeError("publisher did not connect")
@@ -590,16 +590,16 @@ def without_publishing(config_path: Path, reads: list[Any]) -> tuple[float, int]
     """(seconds, passages) for ``reads`` through the lane engine and enrichment with publishing switched
     off (the publisher's two passage calls do nothing): what the rest of the path costs on its own."""
     gateway = _gateway_in_process(config_path)
-    port = gateway.publisher
-    port.publish_passage_event = lambda event: None
-    port.publish_passage_end = lambda event, result: None
+    pub = gateway.publisher
+    pub.publish_passage_event = lambda event: None
+    pub.publish_passage_end = lambda event, result: None
     closed_before = gateway.engine.stats.passages_closed
     start = time.perf_counter()
     for read in reads:
         gateway.on_source_event(read)
     elapsed = time.perf_counter() - start
     passages = gateway.engine.stats.passages_closed - closed_before
-    port.publisher.outbox.close()
+    pub.outbox.close()
     gateway.store.close()
     return elapsed, passages
 
@@ -611,7 +611,7 @@ def sample_messages(config_path: Path, reads: list[Any]) -> list[Wire]:
     MQTT 5 properties, packed here, before the anchor's clock starts: the anchor pays only for paho.
     """
     gateway = _gateway_in_process(config_path)
-    pub = gateway.publisher.publisher
+    pub = gateway.publisher
     for read in reads:
         gateway.on_source_event(read)
     rows = pub.outbox.pending(0, 10**6)
