@@ -28,17 +28,12 @@ import binascii
 import datetime as dt
 from typing import Any
 
+from drivers.rfid import rfid_read
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 
 class VendorEventError(ValueError):
     """A JSON event that cannot be a tag read (the message says which field)."""
-
-
-def _epc_decode(raw: str) -> tuple[Any, str | None, str | None]:
-    from drivers.llrp.client import decode_epc  # shared, cached EPC decoding (lazy import of the GS1 codec)
-
-    return decode_epc(raw)
 
 
 def parse_time(value: Any) -> float | None:
@@ -98,9 +93,7 @@ def _pc(value: Any) -> int | None:
 
 
 def _read(source: str, raw: str, channel: str, host_time: float, **kw: Any) -> Read:
-    ident, scheme, error = _epc_decode(raw)
-    return Read(source=source, channel=channel, carrier="rfid", raw=raw, host_time=host_time, identifier=ident,
-                scheme=scheme, error=error, **kw)
+    return rfid_read(source, channel, raw, host_time, **kw)
 
 
 # -- Impinj ------------------------------------------------------------------------------------

@@ -243,8 +243,9 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     from gateway.enrichment.store import Store
     from gateway.lane.engine import LaneEngine
     from gateway.lane.passage import PassageEvent
-    from gateway.lane.replay import merge, replay, world_reads
+    from gateway.lane.replay import merge, replay
     from gateway.service.views import result_view
+    from simulators.replay import world_reads
     from simulators.scenario import load_scenario
 
     scenario = load_scenario(Path(scenario_path), seed=seed)

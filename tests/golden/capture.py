@@ -208,7 +208,7 @@ def _scenario() -> tuple[Any, float]:
 
 
 def _rfid_reads(scenario: Any, period: float) -> list[Any]:
-    from gateway.lane.replay import world_reads
+    from simulators.replay import world_reads
 
     return list(world_reads(scenario.world, t0=T0, t1=period))
 
