@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.publishing.mqtt_client import InboundMessage
-from gateway.publishing.payloads import CommandResponse
+from gateway.publishing.payloads import JSON, CommandResponse
 from gateway.publishing.topics import Topics
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 

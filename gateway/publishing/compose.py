@@ -59,13 +59,12 @@ from gateway.lane.passage import Passage, PassageEvent
 from gateway.publishing import cloudevents as ce
 from gateway.publishing.epcis import EpcisContext, PassageEvents, build_events, format_time
 from gateway.publishing.outbox import OutboxMessage
+from gateway.publishing.payloads import JSON, SOFTWARE
 from gateway.publishing.projections import project
 from gateway.publishing.topics import Topics
 
 log = logging.getLogger(__name__)
 
-SOFTWARE = "0.1.0"
-JSON = "application/json"
 SPS_AGENCIES = frozenset({"SPS", "VET", "PHYTO", "PLANT", "ANIMAL", "FOOD", "FEED", "BIP", "BCP"})
 CITES_AGENCIES = frozenset({"CITES"})
 OBSERVED_PASSAGES = 4096  # recent passages whose EPCIS events are kept for the next revision

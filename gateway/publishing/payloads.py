@@ -21,10 +21,13 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gateway import __version__
 from gateway.enrichment.result import Decision, Flag, Link, Party, Product, Routing
 from gateway.reads import HealthState
 
 Audience = Literal["customs", "sps", "cites", "ops"]
+JSON = "application/json"  # the content type of the payloads that are not CloudEvents (state, replies)
+SOFTWARE = __version__  # what the status, the capabilities and each record's provenance say
 
 
 class Payload(BaseModel):

@@ -45,11 +45,11 @@ from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.result import EnrichmentResult
 from gateway.lane.passage import Passage, PassageEvent
 from gateway.publishing.commands import Commands, Handler
-from gateway.publishing.compose import SOFTWARE, Composed, Composer
+from gateway.publishing.compose import Composed, Composer
 from gateway.publishing.epcis import EpcisContext
 from gateway.publishing.mqtt_client import InboundMessage, MqttLink
 from gateway.publishing.outbox import DropReason, Outbox
-from gateway.publishing.payloads import Capabilities, LaneInfo, SourceHealth, Status
+from gateway.publishing.payloads import SOFTWARE, Capabilities, LaneInfo, SourceHealth, Status
 from gateway.publishing.sender import Durability, Sender
 from gateway.publishing.status import GatewayStatus
 from gateway.reads import SourceStatus

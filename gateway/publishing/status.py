@@ -35,13 +35,11 @@ from typing import Literal
 from gateway.publishing import cloudevents as ce
 from gateway.publishing.epcis import format_time
 from gateway.publishing.mqtt_client import Will
-from gateway.publishing.payloads import Capabilities, LaneInfo, SourceHealth, Status
+from gateway.publishing.payloads import JSON, SOFTWARE, Capabilities, LaneInfo, SourceHealth, Status
 from gateway.publishing.redact import safe_detail
 from gateway.publishing.topics import Topics
 from gateway.reads import SourceStatus, health
 
-SOFTWARE = "0.1.0"
-JSON = "application/json"
 Reason = Literal["startup", "degraded", "source"]
 
 
