@@ -9,6 +9,12 @@ source's own clock (``source_time``), which may be unset or wrong on real reader
 ...          host_time=1_700_000_000.0, rssi_dbm=-52.5)
 >>> r.identifier is None and r.error is None
 True
+
+A source's :class:`SourceStatus` says what its driver is doing; :func:`health` folds that into what
+the retained status topic, the dashboard and the metrics show:
+
+>>> health("connected"), health("error", previous="ok"), health("error", previous="connecting")
+('ok', 'degraded', 'down')
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from gateway.identity import Identifier
 
 Carrier = Literal["rfid", "barcode"]
 SourceState = Literal["starting", "connected", "reconnecting", "error", "stopped"]
+#: ok: delivering; degraded: connected but reporting trouble; down: not delivering (failed, stopped, or
+#: waiting to reconnect); connecting: starting up
+HealthState = Literal["ok", "degraded", "down", "connecting"]
+_HEALTH: dict[str, HealthState] = {"connected": "ok", "starting": "connecting", "reconnecting": "down",
+                                   "stopped": "down"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +79,16 @@ class SourceStatus:
 
 
 SourceEvent = Read | SourceStatus
+
+
+def health(state: str, previous: HealthState | None = None) -> HealthState:
+    """Fold a driver's state into the four a source's health shows (``previous``: its health before).
+
+    ``error`` from a source that was delivering (a reader reporting trouble over a live connection)
+    is ``degraded``; any other ``error`` (cannot open, driver failed before delivering) is ``down``.
+    A driver that then gives up and reconnects reports ``reconnecting``, which is ``down``.  Only a
+    ``connected`` source is ``ok``.
+    """
+    if state == "error":
+        return "degraded" if previous in ("ok", "degraded") else "down"
+    return _HEALTH.get(state, "down")
