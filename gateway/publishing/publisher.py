@@ -478,7 +478,8 @@ class Publisher:
             outbox = self._outbox_metrics()
         return Status(state="online", site=self.site, gateway=self.gateway, time=_now(), reason=reason,
                       software=self.software, schemas=sorted(ce.SCHEMA_FILES),
-                      outbox=dict(outbox) if outbox is not None else None, sources=sources)
+                      outbox=dict(outbox) if outbox is not None else None, sources=sources,
+                      connection=self.link.connection())
 
     def _publish_status(self, status: Status) -> None:
         # Straight to the client, not through the outbox: the status is retained state, and the birth
