@@ -8,6 +8,8 @@ made runnable here by :func:`loopback_bridge_config`::
         site.url, central.url             # gateways publish to site, consumers read central
         central.stop(); central.start()   # the outage the bridge must ride out
 
+or, against another central broker (a NATS cluster), ``SiteBroker(workdir, central="h:p1 h:p2 h:p3")``.
+
 :func:`loopback_bridge_config` changes only what cannot work on a test machine: the listener port,
 the persistence and log paths, the central address (``127.0.0.1:port``), the TLS lines (dropped: the
 central broker here has a plain listener), ``restart_timeout`` (short, so that a test does not wait
@@ -55,17 +57,17 @@ def loopback_bridge_config(example: str, *, port: int, central: str, workdir: Pa
 
 @dataclass
 class SiteBroker(MosquittoBroker):
-    """A Mosquitto running the bridge example against ``central``."""
+    """A Mosquitto running the bridge example against ``central``: ``host:port``, or several separated
+    by spaces (the nodes of a cluster; the example's ``round_robin true`` stays on whichever answers)."""
 
-    central: MosquittoBroker | None = None
+    central: str = ""
     example: Path = EXAMPLE
 
     def write_config(self) -> None:
-        assert self.central is not None
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             loopback_bridge_config(self.example.read_text(encoding="utf-8"), port=self.port,
-                                   central=f"{self.central.host}:{self.central.port}", workdir=self.workdir),
+                                   central=self.central, workdir=self.workdir),
             encoding="utf-8")
 
 
@@ -73,7 +75,7 @@ class SiteBroker(MosquittoBroker):
 def bridged_site(workdir: Path) -> Iterator[tuple[SiteBroker, MosquittoBroker]]:
     """The site broker (bridge example) and the central broker, both running; both stopped on exit."""
     central = MosquittoBroker(workdir=workdir / "central")
-    site = SiteBroker(workdir=workdir / "site", central=central)
+    site = SiteBroker(workdir=workdir / "site", central=f"{central.host}:{central.port}")
     try:
         central.start()
         site.start()
