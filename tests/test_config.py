@@ -124,3 +124,12 @@ def test_failover_list_is_the_broker_order() -> None:
     assert [b.url for b in site.mqtt.brokers] == ["mqtts://a.example:8883", "mqtts://b.example:8884"]
     assert (site.mqtt.host, site.mqtt.port, site.mqtt.uses_tls) == ("a.example", 8883, True)
     assert [b.url for b in parse_config(_minimal()).mqtt.brokers] == ["mqtt://127.0.0.1:1883"]
+
+
+def test_mqtt_section_doctests() -> None:
+    import doctest
+
+    import gateway.config.mqtt
+
+    result = doctest.testmod(gateway.config.mqtt)
+    assert result.failed == 0 and result.attempted > 0

@@ -429,9 +429,9 @@ class MqttLink:
             delay = self._resubscribe_s = (max(1.0, self.cfg.reconnect_min_s) if first else
                                            min(2 * (self._resubscribe_s or 1.0), self.cfg.reconnect_max_s))
         if first:  # logged once until a SUBSCRIBE is granted again
+            denied = ", ".join(str(code) for code in codes if code.is_failure)
             log.warning("MQTT %s: broker %s denied a subscription (%s); retrying with backoff", self.client_id,
-                        self.broker.url,
-                        ", ".join(str(code) for code in codes if code.is_failure))
+                        self.broker.url, denied)
         timer = threading.Timer(delay, self._resubscribe, args=(client,))
         timer.daemon = True
         timer.start()
