@@ -108,7 +108,8 @@ def _url_tls(url: str) -> bool:
 class MqttConfig(Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port (TLS)")
     urls: list[str] = Field(
-        default_factory=list, description="ordered failover list of broker URLs, instead of url: on connection "
+        default_factory=list, description="ordered failover list of broker URLs, instead of url (which, if also "
+        "given, must be the first entry): on connection "
         "loss the gateway tries the next one (cyclically, with the reconnect backoff) and stays on the broker it "
         "reaches; the retained status names it. All mqtt:// or all mqtts://")
     client_id: str | None = Field(None, description="default: bx-{site}-{gateway}")
@@ -143,8 +144,9 @@ class MqttConfig(Section):
 
     @model_validator(mode="after")
     def _one_of(self) -> MqttConfig:
-        if self.urls and "url" in self.model_fields_set:
-            raise ValueError("set mqtt.url (one broker) or mqtt.urls (a failover list), not both")
+        if self.urls and "url" in self.model_fields_set and self.url != self.urls[0]:
+            raise ValueError("mqtt.url is not the first of mqtt.urls: give one broker (url) or the failover "
+                             "list (urls), or keep url as the list's first entry")
         addresses = [(b.host, b.port) for b in self.brokers]
         if len(set(addresses)) != len(addresses):
             raise ValueError("urls: the same broker is listed twice")
