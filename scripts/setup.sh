@@ -12,7 +12,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # -- system packages --------------------------------------------------------------------
 apt_packages=(libzbar0 mosquitto)          # pyzbar's C library; the MQTT broker
 case "$job" in
-  test|bench) apt_packages+=(chromium) ;;  # the dashboard's end-to-end test
+  test|bench) apt_packages+=(chromium nats-server) ;;  # the dashboard's end-to-end test; the clustered-broker tests
 esac
 python_bin="${PYTHON:-python3}"
 if ! "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1; then
