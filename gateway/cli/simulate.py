@@ -2,7 +2,8 @@
 
 Each simulator module under :mod:`simulators` exposes ``add_arguments(parser)`` and
 ``main(args) -> int``; the first line it prints is the address to connect to (a pty path,
-``host:port`` or a directory).  Modules are imported only when their kind is chosen, so the
+``host:port`` or a directory), or, for the central side (``preclearance``, ``fleet``), what it
+subscribed or publishes to.  Modules are imported only when their kind is chosen, so the
 CLI starts fast and a simulator's heavy imports (OpenCV) cost nothing elsewhere.
 """
 

@@ -52,8 +52,9 @@ def test_duplicates_are_no_ops_and_an_older_revision_never_overwrites_a_newer(po
 
 def test_a_payload_postgresql_refuses_costs_only_itself(postgres_dsn: str, pg_schema: str) -> None:
     (r1, r2, _r3) = enriched_revisions()[0]
-    bad = r2.payload.replace(b'"audience":"customs"', b'"audience":"cust\\u0000oms"', 1)  # jsonb has no NUL
-    assert bad != r2.payload
+    record = parse_enriched(r2.topic, r2.payload)
+    bad = r2.payload.replace(record.passage_id.encode(), record.passage_id.encode() + b"\\u0000")
+    assert bad != r2.payload  # a NUL in a text column: PostgreSQL refuses the row
     store = CentralStore(postgres_dsn, pg_schema)
     try:
         outcome = store.store([_received(r1), Received(parse_enriched(r2.topic, bad), time.time())])
