@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import threading
 from pathlib import Path
@@ -105,21 +104,13 @@ def config_from_args(args: argparse.Namespace) -> PreclearanceConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        config = config_from_args(args)
-        for path in config.declarations:
-            if not path.is_file():
-                raise ValueError(f"--declarations {path}: no such file")
-    except ValueError as exc:
-        print(f"preclearance: {exc}", flush=True)
-        return 2
+    """Bad options raise ValueError, an unusable broker or database OSError: the CLI makes them one line."""
+    config = config_from_args(args)
+    for path in config.declarations:
+        if not path.is_file():
+            raise ValueError(f"--declarations {path}: no such file")
     sim = PreclearanceSimulator(config)
-    try:
-        sim.start()
-    except (StoreError, ConnectionError) as exc:
-        print(f"preclearance: {exc}", flush=True)
-        return 1
+    sim.start()
     print(f"subscribed {config.topic_filter} on {config.mqtt_url}", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

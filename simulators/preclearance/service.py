@@ -88,6 +88,7 @@ class _Item:
     received_at: float
     record: EnrichedRecord | None
     error: BadRecord | None = None
+    connection: int = 0  # a PUBACK only makes sense on the connection the message came on
 
 
 class PreclearanceSimulator:
@@ -106,6 +107,7 @@ class PreclearanceSimulator:
         self._worker: threading.Thread | None = None
         self._client: Any = None
         self._subscribed = threading.Event()
+        self._connection = 0
         self.store: CentralStore | None = None
         self.published: list[tuple[str, Decision]] = []  # (topic, decision), for tests and the demo
         self.client_id = config.client_id or f"bx-preclearance-{config.group}-{os.getpid()}-{id(self) % 10_000}"
@@ -154,8 +156,8 @@ class PreclearanceSimulator:
         if not self._subscribed.wait(timeout):
             self.stop()
             raise ConnectionError(f"no subscription granted by {cfg.mqtt_url} within {timeout} s")
+        self._prelodged()  # before the worker starts: the desk is the worker's alone from then on
         self._worker.start()
-        self._prelodged()
         self.ready.set()
 
     def stop(self) -> None:
@@ -179,6 +181,7 @@ class PreclearanceSimulator:
         if getattr(reason, "is_failure", False):
             log.error("broker refused the connection: %s", reason)
             return
+        self._connection += 1  # messages of an earlier connection are redelivered, not acknowledged
         client.subscribe(self.config.topic_filter, qos=1)
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
@@ -188,13 +191,13 @@ class PreclearanceSimulator:
             log.error("subscription to %s refused: %s", self.config.topic_filter, reasons)
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        now = time.time()
+        now, connection = time.time(), self._connection
         try:
             record = parse_enriched(message.topic, message.payload, self.config.base_topic)
         except BadRecord as exc:
-            self._queue.put(_Item(message.mid, message.qos, now, None, exc))
+            self._queue.put(_Item(message.mid, message.qos, now, None, exc, connection))
             return
-        self._queue.put(_Item(message.mid, message.qos, now, record))
+        self._queue.put(_Item(message.mid, message.qos, now, record, None, connection))
 
     # -- the worker ---------------------------------------------------------------------------
 
@@ -238,10 +241,11 @@ class PreclearanceSimulator:
                 self.stats["duplicates"] += outcome.duplicates
                 self.stats["rejected"] += len(outcome.rejected)
         for item in batch:  # after the commit, in arrival order
-            if item.qos:
+            if item.qos and item.connection == self._connection:
                 self._client.ack(item.mid, item.qos)
         with self._lock:
             self.stats["received"] += len(batch)
+            self.stats["batches"] += 1
         if not self.config.decide:
             return
         now = datetime.now(UTC)

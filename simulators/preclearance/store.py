@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS {s}.decision (
 """
 
 
-class StoreError(RuntimeError):
+class StoreError(OSError):
     """PostgreSQL is unreachable or refused the schema (one line for the command line)."""
 
 
@@ -115,7 +115,7 @@ class CentralStore:
 
     def __init__(self, dsn: str, schema: str = DEFAULT_SCHEMA, consumer: str = "consumer") -> None:
         if not _IDENT.match(schema):
-            raise StoreError(f"schema name {schema!r}: lower-case letters, digits and _ only")
+            raise ValueError(f"schema name {schema!r}: lower-case letters, digits and _ only")
         import psycopg
 
         self.schema, self.consumer, self._dsn = schema, consumer, dsn

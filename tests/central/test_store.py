@@ -64,7 +64,7 @@ def test_a_payload_postgresql_refuses_costs_only_itself(postgres_dsn: str, pg_sc
 
 
 def test_bad_schema_name_and_unreachable_server_are_one_line_errors() -> None:
-    with pytest.raises(StoreError, match="schema name"):
+    with pytest.raises(ValueError, match="schema name"):
         CentralStore("postgresql://127.0.0.1:1/none", "Bad-Name")
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
         CentralStore("postgresql://127.0.0.1:1/none")
