@@ -17,6 +17,7 @@ PUBACKs (and so what a crash can leave to redeliver).  With a stable ``client_id
 
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
 import os
@@ -109,7 +110,8 @@ class PreclearanceSimulator:
         self._subscribed = threading.Event()
         self._connection = 0
         self.store: CentralStore | None = None
-        self.published: list[tuple[str, Decision]] = []  # (topic, decision), for tests and the demo
+        # (topic, decision) of the latest decisions sent, for tests and the demo's console
+        self.published: collections.deque[tuple[str, Decision]] = collections.deque(maxlen=10_000)
         self.client_id = config.client_id or f"bx-preclearance-{config.group}-{os.getpid()}-{id(self) % 10_000}"
 
     # -- lifecycle --------------------------------------------------------------------------------
