@@ -71,10 +71,10 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_consumers(n: int, url: str, dsn: str, schema: str) -> list[subprocess.Popen[str]]:
+def start_consumers(n: int, url: str, dsn: str, schema: str, persistent: bool) -> list[subprocess.Popen[str]]:
     procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "preclearance", "--mqtt-url", url,
                                "--store", dsn, "--schema", schema, "--store-only", "--group", f"bench-{schema}",
-                               "--client-id", f"bench-{schema}-{i}", "--session-expiry", "600"],
+                               "--client-id", f"bench-{schema}-{i}", "--session-expiry", "600" if persistent else "0"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"}) for i in range(n)]
     for p in procs:
@@ -83,6 +83,22 @@ def start_consumers(n: int, url: str, dsn: str, schema: str) -> list[subprocess.
         if not line.startswith("subscribed"):
             raise RuntimeError(f"consumer did not start: {line} {p.stderr.read() if p.stderr else ''}")
     return procs
+
+
+def end_sessions(url: str, client_ids: list[str]) -> None:
+    """Remove the members' persistent sessions: left behind, their subscriptions would keep queueing (and the
+    broker saving) a copy of every later message."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+    host, port = url.removeprefix("mqtt://").split(":")
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+        client.connect(host, int(port), clean_start=True)  # a new session, expiring at this disconnect
+        client.loop_start()
+        time.sleep(0.2)
+        client.disconnect()
+        client.loop_stop()
 
 
 def stop_consumers(procs: list[subprocess.Popen[str]]) -> list[dict[str, int]]:
@@ -138,14 +154,14 @@ def phase(url: str, dsn: str, consumers: int, config: FleetConfig, timeout: floa
     if not drain:  # the previous bursts' dirty pages are not this phase's latency
         with psycopg.connect(dsn, autocommit=True) as conn, contextlib.suppress(psycopg.Error):
             conn.execute("CHECKPOINT")
-    procs = start_consumers(consumers, url, dsn, schema)
+    procs = start_consumers(consumers, url, dsn, schema, persistent=drain)
     try:
         if drain:
             stop_consumers(procs)  # a clean DISCONNECT: the sessions (and their subscriptions) stay
         fleet = Fleet(config)
         result = fleet.run(url, track_enriched=True)
         if drain:
-            procs = start_consumers(consumers, url, dsn, schema)
+            procs = start_consumers(consumers, url, dsn, schema, persistent=True)
         cpu_before = sum(cpu_s(p.pid) for p in procs)  # after start-up (imports, connections)
         with psycopg.connect(dsn, autocommit=True) as conn:
             wait_stored(conn, schema, len(result.sent), timeout)
@@ -154,6 +170,8 @@ def phase(url: str, dsn: str, consumers: int, config: FleetConfig, timeout: floa
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
     finally:
         members = stop_consumers(procs)
+        if drain:
+            end_sessions(url, [f"bench-{schema}-{i}" for i in range(consumers)])
     span = found["last_stored"] - (found["first_stored"] if drain else found["first_sent"])
     found.update(records=len(result.sent), fleet=result.summary(), members=members,
                  stored_per_s=found["stored"] / span if span > 0 else float("nan"),
