@@ -5,6 +5,7 @@ declarations on the office topic, post-passage decisions on the gateway's intake
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -125,3 +126,22 @@ def test_cli_bad_options_are_one_line(argv: list[str], message: str) -> None:
     assert done.returncode in (1, 2) and not done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("border-gateway simulate preclearance: ") and message in lines[0]
+
+
+def test_declarations_lodged_later_are_decided_at_the_next_rescan(broker: MosquittoBroker, decisions: Listener,
+                                                                  tmp_path: Path) -> None:
+    records = json.loads(DECLARATIONS.read_text(encoding="utf-8"))
+    lodged = tmp_path / "declarations.json"
+    lodged.write_text(json.dumps(records[:1]), encoding="utf-8")
+    sim = PreclearanceSimulator(PreclearanceConfig(
+        mqtt_url=broker.url, group="t-rescan", declarations=(lodged,), rescan_s=0.2,
+        prelodged_to=(("demo-post", "gw-demo"),), rules=Rules(random_inspection=0.0)))
+    sim.start()
+    try:
+        assert decisions.wait_for(lambda got: len(got) >= 2)  # apples: plant health and customs
+        lodged.write_text(json.dumps([*records, {"not": "a declaration"}]), encoding="utf-8")  # two more, one bad
+        assert decisions.wait_for(lambda got: {d.mrn for _t, d in _decided(got)} == {APPLES, BEEF, BISCUITS})
+        assert {topic for topic, _d in _decided(decisions.got)} == {GATEWAY_TOPIC}
+        assert len(decisions.got) == len({d.decision_id for _t, d in _decided(decisions.got)})  # none twice
+    finally:
+        sim.stop()
