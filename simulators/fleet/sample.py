@@ -29,9 +29,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "config" / "demo.yaml"
-SCENARIO = ROOT / "config" / "scenarios" / "demo.yaml"
 #: epoch second of the replay's start (as offline_summary: inside every demo batch's validity)
 T0 = 1_767_225_600.0
 
@@ -83,7 +80,7 @@ def capture(seed: int = 5, revisions: int = 1, cycles: int = 1) -> Sample:
     from gateway.lane.passage import PassageEvent
     from gateway.lane.replay import merge, replay, world_reads
     from gateway.publishing.publisher import Publisher
-    from gateway.service.demo import _camera_id, _camera_reads, load_demo_data
+    from gateway.service.demo import CONFIG, SCENARIO, _camera_id, _camera_reads, load_demo_data
     from simulators.scenario import load_scenario
 
     scenario = load_scenario(SCENARIO, seed=seed)
