@@ -84,7 +84,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                             status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["status"], dependencies=read_dep)
-    async def metrics() -> Response:
+    def metrics() -> Response:  # a worker thread: the clock check may ask timedatectl (gateway.service.clock)
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/state", tags=["status"], dependencies=read_dep)

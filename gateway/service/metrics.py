@@ -1,7 +1,8 @@
 """Prometheus metrics of one gateway (served at ``/metrics``); the README's "Metrics and alerts" lists them.
 
 A registry per service instance (not the global default) so that tests can run several gateways in one
-process.  Counters the service increments itself are prometheus_client counters; figures another part
+process.  The API serves a scrape from a worker thread, so that asking the clock's state never holds the
+event loop.  Counters the service increments itself are prometheus_client counters; figures another part
 already keeps (the lane engine's drops by reason, the sender's acknowledged messages, the outbox's
 drops, the clock's synchronisation) are read when Prometheus scrapes, never copied on the hot path.
 
@@ -89,7 +90,7 @@ class _Counters(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._doc, labels=[self._label])
-        for value, count in sorted(self._read().items()):
+        for value, count in sorted(dict(self._read()).items()):  # a copy: the owner may add a key meanwhile
             family.add_metric([value], float(count))
         yield family
 
