@@ -33,7 +33,7 @@ The outbox, the passages and the lane engine's state are never reset by a reload
 >>> change.lanes_removed, change.sources_removed, change.sources_restarted, change.restart_pending
 (('l2',), ('r2',), ('r1',), ('mqtt',))
 >>> change.summary()
-'lanes removed l2; sources restarted r1, stopped r2; at the next start: mqtt'
+'lanes removed l2, changed l1; sources restarted r1, stopped r2; at the next start: mqtt'
 """
 
 from __future__ import annotations

@@ -154,7 +154,8 @@ def test_sighup_reloads_rules_readers_and_lanes_and_a_bad_file_changes_nothing(
                 "/api/passages?lane=lane1")), timeout=30)
         service.wait_until("lane 3's passage open, its state retained", lambda: bool(_bodies(
             consumer.messages, "/lane/lane3/state")), timeout=20)
-        assert readers.connections() == {"rdr-a": 1, "rdr-b": 1, "rdr-c": 1}
+        before = readers.connections()  # 1 each, unless a loaded machine made a driver reconnect already
+        after = {**before, "rdr-b": before["rdr-b"] + 1}
 
         # One SIGHUP: a changed flag rule, a changed reader, a removed lane.
         edited = yaml.safe_load(rules.read_text(encoding="utf-8"))
@@ -170,14 +171,15 @@ def test_sighup_reloads_rules_readers_and_lanes_and_a_bad_file_changes_nothing(
         status = f"{ops}/status"
         service.wait_until("the status of the reload", lambda: any(
             b.get("reason") == "reload" for b in _bodies(consumer.messages, status)), timeout=20)
-        service.wait_until("rdr-b reconnected", lambda: readers.connections()["rdr-b"] == 2, timeout=30)
+        service.wait_until("rdr-b reconnected", lambda: readers.connections()["rdr-b"] == after["rdr-b"],
+                           timeout=30)
         service.wait_until("the next lane-1 passage, flagged by rule version 7", lambda: any(
             p["opened_at"] > reloaded_at and (_no_declaration(p) or {}).get("rule") == "R-LINK-NODECL@7"
             for p in service.get("/api/passages?lane=lane1")), timeout=30)
         flag = next(_no_declaration(p) for p in service.get("/api/passages?lane=lane1") if p["opened_at"] > reloaded_at)
         assert flag is not None and flag["severity"] == "medium"
         # Only the changed reader reconnected; the removed lane's reader was stopped, not reconnected.
-        assert readers.connections() == {"rdr-a": 1, "rdr-b": 2, "rdr-c": 1}
+        assert readers.connections() == after
         assert [s["id"] for s in service.get("/api/sources")] == ["rdr-a", "rdr-b"]
         # Lane 3's open passage was closed with the documented reason and published; its state is gone.
         ends = [b["data"]["passage"] for b in _bodies(consumer.messages, "/lane/lane3/passage")
@@ -198,7 +200,7 @@ def test_sighup_reloads_rules_readers_and_lanes_and_a_bad_file_changes_nothing(
             "lanes[0].readers[0].url" in (b.get("config") or {}).get("error", "")
             for b in _bodies(consumer.messages, status)), timeout=20)
         time.sleep(1.0)  # what a reload would restart would have been stopped by now
-        assert readers.connections() == {"rdr-a": 1, "rdr-b": 2, "rdr-c": 1}
+        assert readers.connections() == after
         assert [lane["id"] for lane in service.get("/api/lanes")] == ["lane1", "lane2"]
         retained = [json.loads(m.payload) for m in _retained(mqtt_broker, status)]
         assert "unknown scheme 'lrp'" in retained[0]["config"]["error"], retained
@@ -219,7 +221,7 @@ def test_sighup_reloads_rules_readers_and_lanes_and_a_bad_file_changes_nothing(
         metrics = httpx.get(service.api + "/metrics", timeout=10).text
         assert 'bx_config_reloads_total{result="ok"} 2.0' in metrics
         assert 'bx_config_reloads_total{result="failed"} 2.0' in metrics
-        assert readers.connections() == {"rdr-a": 1, "rdr-b": 2, "rdr-c": 1}
+        assert readers.connections() == after
 
         assert service.terminate() == 0, service.output()
         assert "Traceback" not in service.output()
