@@ -55,3 +55,18 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
   echo "$want" > "$stamp"
 fi
+
+# -- promtool, for the test of deploy/prometheus/alerts.yml ------------------------------
+# Only the binary, from the Debian package 'prometheus' (installing the package would also start a
+# Prometheus server on the machine).  Without it the alert rule test is skipped.
+if [ "$job" = "test" ] && [ ! -x .venv/bin/promtool ] && ! command -v promtool >/dev/null; then
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) \
+     && dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool; then
+    install -m 0755 "$tmp/usr/bin/promtool" .venv/bin/promtool
+    log "promtool installed into .venv/bin"
+  else
+    log "promtool is not available (apt-get download prometheus failed): the alert rule test will be skipped"
+  fi
+  rm -rf "$tmp"
+fi

@@ -73,6 +73,9 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/test_config.py::test_invalid_yaml_reports_line
     tests/vendor_json/test_webhook.py::test_bad_urls_are_refused_by_the_driver_and_by_config_check
     tests/test_bad_input.py::test_run_refuses_an_invalid_config_file_with_the_key_path
+* an invalid site file on a reload (SIGHUP, ``POST /api/reload``) -> nothing changes, logged with the key path,
+  ``config.error`` in the retained status, ``422`` with the path (#23 item 3):
+    tests/service/test_reload.py::test_sighup_reloads_rules_readers_and_lanes_and_a_bad_file_changes_nothing
 * malformed command-line arguments (one line, non-zero exit, no traceback):
     tests/test_cli.py::test_a_malformed_argument_is_one_line_and_a_non_zero_exit_for_every_subcommand
 * bad mercury: / serial-ascii: / camera: / impinj-iot+http: URL parameters (format=pipe among them), a

@@ -30,6 +30,7 @@ publisher sends can stop the subscriber.  With an MQTT 5 Response Topic the answ
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,6 +106,7 @@ class MqttIntake:
         self.topics = intake_topics(mqtt_config.base_topic, site, gateway)
         self.client_id = client_id or f"{mqtt_config.client_id or f'bx-{site}-{gateway}'}-intake"
         self.handled = 0
+        self.on_refused: Callable[[str, int], None] = lambda kind, count: None  # records refused (the metrics)
         self.link = MqttLink(mqtt_config, self.client_id)
         self.subscribed = self.link.subscribed
         for kind in KINDS:
@@ -130,6 +132,7 @@ class MqttIntake:
             self.handled += 1
             body = answer.model_dump_json().encode("utf-8")
             if answer.errors:
+                self.on_refused(kind, len({e.index for e in answer.errors}))
                 log.warning("intake: %s: %d problem(s), stored %s", msg.topic, len(answer.errors), answer.stored)
                 self.link.publish(self.topics["error"], body, 1, False, self._reply_props(msg))
             else:
@@ -142,6 +145,7 @@ class MqttIntake:
 
     def _answer_failure(self, msg: InboundMessage) -> None:
         kind = msg.topic.rsplit("/", 1)[-1]
+        self.on_refused(kind, 1)
         answer = IntakeAnswer(topic=msg.topic, kind=cast(What, kind), stored={}, errors=[IntakeProblem(
             index=None, path="(payload)", message="internal error: the message was not handled (see the gateway log)")])
         try:

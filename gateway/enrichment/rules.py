@@ -116,8 +116,17 @@ def _load_yaml(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What tells an edited file from the one read before (a configuration reload reads the edit)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0, 0)  # reading it will say why
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 @lru_cache(maxsize=8)
-def _rules(path: Path) -> RuleSet:
+def _rules(path: Path, stamp: tuple[int, int, int]) -> RuleSet:
     rules = RuleSet.model_validate(_load_yaml(path))
     missing = [code for code in REQUIRED_FLAGS if code not in rules.rules]
     if missing:
@@ -126,13 +135,15 @@ def _rules(path: Path) -> RuleSet:
 
 
 @lru_cache(maxsize=8)
-def _routing(path: Path) -> RoutingTable:
+def _routing(path: Path, stamp: tuple[int, int, int]) -> RoutingTable:
     return RoutingTable.model_validate(_load_yaml(path))
 
 
 def load_rules(path: Path | str | None = None) -> RuleSet:
-    return _rules(Path(path) if path else DATA / "flag_rules.yaml")
+    file = Path(path) if path else DATA / "flag_rules.yaml"
+    return _rules(file, _stamp(file))
 
 
 def load_routing(path: Path | str | None = None) -> RoutingTable:
-    return _routing(Path(path) if path else DATA / "agency_routing.yaml")
+    file = Path(path) if path else DATA / "agency_routing.yaml"
+    return _routing(file, _stamp(file))

@@ -56,6 +56,9 @@ _NOT_GS1 = frozenset({"gid", "usdod", "adi", "other"})
 _DOWN_STATES = frozenset({"error", "reconnecting", "stopped"})
 
 Identity = tuple[str, ...]  # (key_type, key) or, for a GTIN without serial, (key_type, key, batch)
+# What the engine knows about the lanes (kept by ``reconfigure``); everything else ``__init__`` derives from
+# the zone map and the settings.
+_STATE = ("stats", "_presence", "_tags", "_open", "_seq", "_down", "_now", "_next_check")
 
 
 class _Presence:
@@ -189,6 +192,34 @@ class LaneEngine:
         out = self._advance(now)
         for passage in list(self._open.values()):
             self._close(passage, max(now, passage.opened_at), "shutdown", now, out)
+        return out
+
+    def reconfigure(self, zones: ZoneMap, config: LaneEngineConfig, now: float) -> list[LaneEvent]:
+        """Take a reloaded configuration's zone map and settings, keeping what is in the lanes.
+
+        Lanes that remain keep their open passages, identifiers, evidence and counters, and go on under
+        the new settings; the open passage of a lane that is gone is closed (reason ``lane_removed``,
+        returned as its ``end`` event) and the lane's identifiers are forgotten.  Reads from a source or
+        antenna no longer placed are dropped from now on (``unknown_source``, ``unmapped_antenna``).
+        """
+        out = self._advance(now)
+        lanes = set(zones.lanes)
+        for passage in [p for p in self._open.values() if p.lane not in lanes]:
+            self._close(passage, max(now, passage.opened_at), "lane_removed", now, out)
+        for key in [key for key in self._presence if key[1] not in lanes]:
+            self._forget(key)
+        # Per-antenna read counts and dedup windows are keyed by placement index: carry them over by
+        # (source, antenna); an antenna no longer placed starts afresh if it comes back.
+        old = [(p.source, p.channel) for p in self.zones.placements]
+        new = {(p.source, p.channel): i for i, p in enumerate(zones.placements)}
+        moved = {i: new[key] for i, key in enumerate(old) if key in new}
+        for pr in self._presence.values():
+            pr.counts = {moved[i]: n for i, n in pr.counts.items() if i in moved}
+            pr.dedup = {moved[i]: t for i, t in pr.dedup.items() if i in moved}
+        state = {name: getattr(self, name) for name in _STATE}
+        LaneEngine.__init__(self, zones, config)  # the lookups and settings derived from the configuration
+        for name, value in state.items():
+            setattr(self, name, value)
         return out
 
     @property

@@ -33,7 +33,8 @@ from gateway.identity import Identifier
 
 Direction = Literal["inbound", "outbound", "unknown"]
 PassageState = Literal["open", "closed"]
-CloseReason = Literal["quiet", "trigger", "max_duration", "shutdown"]
+# lane_removed: the lane left the configuration while the passage was open (a configuration reload)
+CloseReason = Literal["quiet", "trigger", "max_duration", "shutdown", "lane_removed"]
 PassageEventKind = Literal["new", "update", "end"]
 
 

@@ -38,7 +38,8 @@ Which messages, and in which order (each lane's order is kept by the outbox):
 * :meth:`Composer.passage_end`: what the service publishes when a passage closes: the ``end`` event, then
   what :meth:`~Composer.enriched` (or, without a result, :meth:`~Composer.observation`) composes, with
   one lane state (``occupied: false`` and the decision together);
-* :meth:`Composer.lane_state` and :meth:`Composer.remove_lane`: the retained lane state, or its removal.
+* :meth:`Composer.lane_state` and :meth:`Composer.remove_lane`: the retained lane state, or its removal
+  (:meth:`Composer.set_lanes` takes the lanes of a reloaded configuration).
 
 The blocks of the customs record are the enrichment's own classes serialised by pydantic (see
 :mod:`gateway.enrichment.result`); the record is built as wire-form dicts (no payload models on this
@@ -197,6 +198,11 @@ class Composer:
                                     "user": [["schema", "bx.lane-state.v1"], ["audience", "ops"], ["gw", self.gateway]]}
         return OutboxMessage(self._lane(lane).state, _json(body), qos=self.cfg.qos, retain=True, props=props,
                              lane=lane)
+
+    def set_lanes(self, lanes: Mapping[str, EpcisContext]) -> None:
+        """The configured lanes changed (a configuration reload): their contexts, and per-lane constants anew."""
+        self.contexts = dict(lanes)
+        self._lanes.clear()
 
     def remove_lane(self, lane: str) -> OutboxMessage:
         """The empty retained message that clears a removed lane's state, and the lane forgotten."""

@@ -327,6 +327,28 @@ class Outbox:
             except Exception:  # a faulty observer must not break the outbox
                 log.exception("outbox on_drop callback failed")
 
+    # -- the lanes published for ----------------------------------------------------------------
+
+    def lanes(self) -> set[str]:
+        """The lanes recorded by :meth:`set_lanes` (by this run or an earlier one)."""
+        with self._lock:
+            return {str(row[0]) for row in self._db.execute("SELECT id FROM lanes")}
+
+    def set_lanes(self, lanes: Iterable[str]) -> None:
+        """Record the lanes the gateway publishes for (one transaction); a lane kept keeps its ``since``."""
+        wanted = sorted(set(lanes))
+        now = self._clock()
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(f"DELETE FROM lanes WHERE id NOT IN ({','.join('?' * len(wanted))})", wanted)
+                db.executemany("INSERT OR IGNORE INTO lanes (id, since) VALUES (?, ?)", [(i, now) for i in wanted])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     # -- reading -----------------------------------------------------------------------------
 
     def take(self, after: int, limit: int = 500) -> list[OutboxMessage]:

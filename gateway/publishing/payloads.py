@@ -71,6 +71,19 @@ class MqttConnection(Payload):
         "last connected (one failure per broker: the latest)")
 
 
+class ConfigState(Payload):
+    """The site configuration in use, once it was reloaded (SIGHUP or ``POST /api/reload``) or a reload failed."""
+
+    digest: str = Field(description="SHA-256 of the site file in use (first 16 hex digits)")
+    loaded: str = Field(description="when the configuration in use was loaded")
+    error: str | None = Field(
+        None, description="why the last reload was refused, one problem a line ('file: key path: message'); the "
+        "configuration in use did not change. Absent once a reload succeeds")
+    restart_pending: list[str] | None = Field(
+        None, description="sections changed in the site file that take effect only at the next start "
+        "(e.g. mqtt, api, storage)")
+
+
 class Status(Payload):
     """Retained on ``ops/{site}/{gw}/status``: birth, graceful stop, Last Will, and every change of a
     source's state or of the outbox's health."""
@@ -79,8 +92,9 @@ class Status(Payload):
     site: str
     gateway: str
     time: str | None = Field(None, description="when this status was published (absent in the Last Will)")
-    reason: Literal["lwt", "shutdown", "startup", "degraded", "source"] | None = Field(
-        None, description="why it was published: source = a reader or camera changed state")
+    reason: Literal["lwt", "shutdown", "startup", "degraded", "source", "reload"] | None = Field(
+        None, description="why it was published: source = a reader or camera changed state; reload = the site "
+        "configuration was reloaded, or a reload was refused")
     software: str | None = None
     schemas: list[str] = Field(default_factory=list, description="payload schema ids this gateway emits")
     outbox: dict[str, float] | None = Field(None, description="depth, oldestAgeS, dropped (when degraded)")
@@ -88,6 +102,9 @@ class Status(Payload):
         None, description="reader/camera id -> health, for every source that reported since start-up")
     connection: MqttConnection | None = Field(
         None, description="which broker the gateway is on, and why others of its list failed (online only)")
+    config: ConfigState | None = Field(
+        None, description="the site configuration in use and why the last reload was refused (present once "
+        "the configuration was reloaded or a reload was refused)")
 
 
 class LaneInfo(Payload):

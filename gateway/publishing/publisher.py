@@ -7,6 +7,7 @@ Usage (from the service)::
     pub.publish_passage_event(event)              # ops .../lane/{lane}/passage + retained lane state
     pub.publish_passage_end(event, result)        # a closed passage and its EnrichmentResult: one commit
     pub.publish_source_status(status)             # a reader's or camera's SourceStatus -> retained status
+    pub.set_lanes(lane_contexts(site), names)     # a reloaded configuration: removed lanes' state cleared
     pub.outbox_state(), pub.connected             # the API, the metrics
     pub.stop()                                    # flushes what it can, publishes "offline"
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,7 +50,7 @@ from gateway.publishing.compose import Composed, Composer
 from gateway.publishing.epcis import EpcisContext
 from gateway.publishing.mqtt_client import InboundMessage, MqttLink
 from gateway.publishing.outbox import DropReason, Outbox
-from gateway.publishing.payloads import SOFTWARE, Capabilities, LaneInfo, SourceHealth, Status
+from gateway.publishing.payloads import SOFTWARE, Capabilities, ConfigState, LaneInfo, SourceHealth, Status
 from gateway.publishing.sender import Durability, Sender
 from gateway.publishing.status import GatewayStatus
 from gateway.reads import SourceStatus
@@ -82,27 +83,23 @@ class Publisher:
         self.link = MqttLink(mqtt, client_id or mqtt.client_id or f"bx-{site}-{gateway}", will=self.status.will(),
                              birth=self._birth, on_connected=self._on_connected, on_ack=self._on_ack,
                              max_inflight=max_inflight)
-        self.sender = Sender(self.outbox, self.link, durability=durability or mqtt.outbox.durability, window=window)
+        self.sender = Sender(self.outbox, self.link, durability=durability or mqtt.outbox.durability, window=window,
+                             classify=self.topics.topic_class)
         self._lock = threading.Lock()  # the composer: one caller at a time
 
     @classmethod
     def from_site(cls, site: Any, **kwargs: Any) -> Publisher:
         """Build from a :class:`gateway.config.site.SiteConfig`."""
-        epcis = site.mqtt.epcis
-        lanes = {
-            lane.id: EpcisContext(lane=lane.id, read_point_gln=lane.read_point_gln, timezone=epcis.timezone,
-                                  vocabulary=epcis.vocabulary, mrn_uri=epcis.mrn_uri,
-                                  biz_step=epcis.biz_steps.get(lane.id))
-            for lane in site.lanes
-        }
         path = site.mqtt.outbox.path or Path(site.storage.path) / "outbox.sqlite"
-        return cls(mqtt=site.mqtt, site=site.site, gateway=site.gateway, lanes=lanes, outbox_path=path,
-                   lane_names={lane.id: lane.name for lane in site.lanes}, **kwargs)
+        return cls(mqtt=site.mqtt, site=site.site, gateway=site.gateway, lanes=lane_contexts(site),
+                   outbox_path=path, lane_names={lane.id: lane.name for lane in site.lanes}, **kwargs)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect in the background and start replaying the outbox."""
+        """Clear the retained state of lanes gone since the last run, connect in the background and start
+        replaying the outbox."""
+        self._forget_lanes(self.outbox.lanes() - set(self.lanes))
         self.link.subscribe(self.commands.subscription, self._on_command)
         self.sender.start()
         self.link.start()
@@ -201,6 +198,33 @@ class Publisher:
             message = self.composer.remove_lane(lane)
         self.sender.store([message])
 
+    def set_lanes(self, lanes: Mapping[str, EpcisContext], names: Mapping[str, str | None]) -> list[str]:
+        """The configured lanes changed (a reload): lanes gone have their retained state cleared (after
+        whatever was stored for them before), the capabilities are published again; returns the lanes gone.
+
+        Call it after the lane engine closed the removed lanes' passages: the clearing message then follows
+        their last lane state in the outbox.
+        """
+        with self._lock:
+            gone = sorted(set(self.lanes) - set(lanes))
+            self.composer.set_lanes(lanes)
+            self.lanes = self.composer.contexts
+            self.lane_names = dict(names)
+        self._forget_lanes(gone)
+        if self.link.connected.is_set():
+            self.link.publish(self.topics.capabilities, self.capabilities().to_json(), 1, True,
+                              self.status.capabilities_props)
+        return gone
+
+    def _forget_lanes(self, gone: Iterable[str]) -> None:
+        """Clear the retained state of ``gone``, then record the configured lanes (kept in the outbox, so
+        that the next start clears a lane the configuration dropped meanwhile).  A crash in between only
+        clears the same topics again."""
+        for lane in sorted(gone):
+            log.info("lane %s is no longer configured: clearing its retained state", lane)
+            self.remove_lane(lane)
+        self.outbox.set_lanes(self.lanes)
+
     def _next_revision(self, passage: Passage, result: EnrichmentResult, now: float) -> int:
         """The revision of the passage's next enriched record: 1, then 2 ... per event hash (0: nothing read)."""
         event_hash = self.composer.observe(passage, result.mrns, now)
@@ -250,6 +274,19 @@ class Publisher:
         return {"depth": self.outbox.depth(), "oldestAgeS": round(self.outbox.oldest_age(), 3),
                 "dropped": s.dropped_full + s.dropped_age + s.rejected + self.rejected_by_broker}
 
+    def publish_config(self, config: ConfigState) -> None:
+        """The site configuration was reloaded, or a reload was refused: the retained status says so."""
+        self.status.config = config
+        self._publish_status(self.status.online("reload", time.time()))
+
+    def forget_source(self, source: str) -> None:
+        """A reader or camera left the configuration: the retained status stops showing it."""
+        self.status.forget_source(source)
+
+    def published(self) -> dict[str, int]:
+        """Messages the broker acknowledged since start-up, per topic class (metric ``bx_messages_published``)."""
+        return dict(self.sender.published)
+
     def _publish_status(self, status: Status) -> None:
         # Straight to the client, not through the outbox: the status is retained state, and the birth
         # after the next CONNACK carries the latest one, so one missed while offline is not lost.
@@ -278,3 +315,11 @@ class Publisher:
         if reply is not None:
             self.link.publish(reply.topic, reply.payload, reply.qos, False, reply.props)
 
+
+def lane_contexts(site: Any) -> dict[str, EpcisContext]:
+    """Each configured lane's EPCIS context (read point, time zone, vocabulary) from a site configuration."""
+    epcis = site.mqtt.epcis
+    return {lane.id: EpcisContext(lane=lane.id, read_point_gln=lane.read_point_gln, timezone=epcis.timezone,
+                                  vocabulary=epcis.vocabulary, mrn_uri=epcis.mrn_uri,
+                                  biz_step=epcis.biz_steps.get(lane.id))
+            for lane in site.lanes}

@@ -44,7 +44,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
 from gateway.publishing.outbox import Outbox, OutboxMessage
@@ -71,14 +71,19 @@ class Link(Protocol):
 class Sender:
     """Outbox rows to the broker, in row order, each deleted after its PUBACK.  Thread-safe."""
 
-    def __init__(self, outbox: Outbox, link: Link, *, durability: Durability = "call", window: int = 1000) -> None:
+    def __init__(self, outbox: Outbox, link: Link, *, durability: Durability = "call", window: int = 1000,
+                 classify: Callable[[str], str] = lambda topic: "all") -> None:
         self.outbox, self.link = outbox, link
         self.durability = durability
         self.window = window  # rows handed to paho and not acknowledged yet, at most
         self.rejected_by_broker = 0
+        # messages the broker acknowledged (QoS 0: handed over), per topic class (metric bx_messages_published)
+        self.published: collections.Counter[str] = collections.Counter()
+        self._classify = classify
+        self._classes: dict[str, str] = {}  # topic -> its class (a few hundred topics at most)
         self._queue: collections.deque[tuple[list[OutboxMessage], Mapping[str, int] | None]] = collections.deque()
         self._acks: collections.deque[tuple[int, bool]] = collections.deque()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id (under _send_lock)
+        self._inflight: dict[int, tuple[int, str]] = {}  # paho mid -> outbox row id, topic class (under _send_lock)
         self._send_lock = threading.Lock()
         self._last_handed = 0
         self._wake = threading.Event()
@@ -204,20 +209,27 @@ class Sender:
             except (RuntimeError, ValueError) as exc:
                 log.warning("publish failed, will retry: %s", exc)
                 break
+            kind = self._classes.get(row.topic)
+            if kind is None:
+                kind = self._classes[row.topic] = self._classify(row.topic)
             if row.qos == 0:
                 self.outbox.ack([row.id], defer=True)  # QoS 0: no PUBACK will come
+                self.published[kind] += 1
             else:
-                self._inflight[mid] = row.id
+                self._inflight[mid] = (row.id, kind)
             self._last_handed = row.id
 
     def _match_acks(self) -> None:
         done: list[int] = []
         while self._acks:
             mid, ok = self._acks.popleft()
-            row = self._inflight.pop(mid, None)
-            if row is None:
+            handed = self._inflight.pop(mid, None)
+            if handed is None:
                 continue  # birth, capabilities, command responses: not outbox rows
-            if not ok:
+            row, kind = handed
+            if ok:
+                self.published[kind] += 1
+            else:
                 self.rejected_by_broker += 1
                 log.error("broker refused outbox row %d (not authorised?): dropped", row)
             done.append(row)

@@ -13,7 +13,9 @@ lost.
   into ok / degraded / down / connecting), with a detail made safe by
   :func:`~gateway.publishing.redact.safe_detail` and since when; re-published (``reason: source``) when a
   source's folded state changes;
-* the outbox's figures once it had to drop or refuse messages (``reason: degraded``).
+* the outbox's figures once it had to drop or refuse messages (``reason: degraded``);
+* ``config``: which site file is in use, and why the last reload was refused (``reason: reload``;
+  :mod:`gateway.service.reload`).
 
 >>> from gateway.publishing.topics import Topics
 >>> from gateway.reads import SourceStatus
@@ -35,12 +37,21 @@ from typing import Literal
 from gateway.publishing import cloudevents as ce
 from gateway.publishing.epcis import format_time
 from gateway.publishing.mqtt_client import Will
-from gateway.publishing.payloads import JSON, SOFTWARE, Capabilities, LaneInfo, MqttConnection, SourceHealth, Status
+from gateway.publishing.payloads import (
+    JSON,
+    SOFTWARE,
+    Capabilities,
+    ConfigState,
+    LaneInfo,
+    MqttConnection,
+    SourceHealth,
+    Status,
+)
 from gateway.publishing.redact import safe_detail
 from gateway.publishing.topics import Topics
 from gateway.reads import SourceStatus, health
 
-Reason = Literal["startup", "degraded", "source"]
+Reason = Literal["startup", "degraded", "source", "reload"]
 
 
 class GatewayStatus:
@@ -56,6 +67,7 @@ class GatewayStatus:
         self.outbox_metrics = outbox_metrics
         self.connection = connection  # the broker in use and the others' failures (failover, TLS errors)
         self.degraded: str | None = None  # why the outbox dropped or refused messages (since start-up)
+        self.config: ConfigState | None = None  # set by a configuration reload (gateway.service.reload)
         self.props: dict[str, object] = {"content_type": JSON,
                                          "user": [["schema", "bx.status.v1"], ["gw", self.gateway]]}
         self._sources: dict[str, SourceHealth] = {}  # reader/camera id -> health (under _lock)
@@ -78,7 +90,7 @@ class GatewayStatus:
         return Status(state="online", site=self.site, gateway=self.gateway, time=format_time(now), reason=reason,
                       software=self.software, schemas=sorted(ce.SCHEMA_FILES),
                       outbox=dict(outbox) if outbox is not None else None, sources=sources,
-                      connection=self.connection())
+                      connection=self.connection(), config=self.config)
 
     def offline(self, now: float) -> Status:
         return Status(state="offline", site=self.site, gateway=self.gateway, time=format_time(now), reason="shutdown")
@@ -107,6 +119,11 @@ class GatewayStatus:
         """Every source's health as the status topic shows it."""
         with self._lock:
             return dict(self._sources)
+
+    def forget_source(self, source: str) -> None:
+        """The source left the configuration: the status stops showing it."""
+        with self._lock:
+            self._sources.pop(source, None)
 
     def capabilities(self, protocol: str, lanes: Sequence[LaneInfo]) -> Capabilities:
         return Capabilities(site=self.site, gateway=self.gateway, software=self.software, lanes=list(lanes),

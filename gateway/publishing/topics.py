@@ -7,6 +7,8 @@
 ('bx/v1/customs/de-ffo/gw-1/enriched/lane1', 'bx/v1/sps/de-ffo/gw-1/referral/lane1')
 >>> t.flag("high")
 'bx/v1/customs/de-ffo/gw-1/flag/high'
+>>> t.topic_class(t.lane_state("lane1")), t.topic_class(t.flag("high")), t.topic_class("elsewhere/x")
+('lane_state', 'flag', 'other')
 >>> t.lane_state("lane/1")
 Traceback (most recent call last):
 ...
@@ -21,7 +23,7 @@ consumer (``bx/v1/sps/#``) is enough.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from gateway.config.common import check_topic_segment
 
@@ -30,6 +32,8 @@ Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 TopicClass = Literal["status", "capabilities", "lane_state", "passage", "observation", "enriched", "flag",
                      "referral", "command", "response"]
+
+_CLASSES = frozenset(get_args(TopicClass))
 
 
 def _segment(value: str) -> str:
@@ -86,6 +90,17 @@ class Topics:
 
     def command(self, command: str) -> str:
         return f"{self.base}/cmd/{self.site}/{self.gateway}/{_segment(command)}"
+
+    def topic_class(self, topic: str) -> TopicClass | Literal["other"]:
+        """The kind of one of this gateway's topics (the label of the publishing metrics): a bounded set."""
+        head = f"{self.base}/"
+        parts = topic[len(head):].split("/") if topic.startswith(head) else []
+        if len(parts) < 4 or parts[1:3] != [self.site, self.gateway]:
+            return "other"
+        rest = parts[3:]
+        kind = rest[2] if rest[0] == "lane" and len(rest) == 3 else rest[0]
+        kind = "lane_state" if kind == "state" else "command" if parts[0] == "cmd" else kind
+        return kind if kind in _CLASSES else "other"  # type: ignore[return-value]
 
     @property
     def commands(self) -> str:

@@ -2,7 +2,8 @@
 
 Reads: ``/health``, ``/ready``, ``/metrics``, ``/api/state``, ``/api/lanes``, ``/api/sources``,
 ``/api/passages``, ``/api/outbox``, ``/api/asyncapi``, ``/api/events`` (Server-Sent Events) and
-the master-data reads of :mod:`gateway.service.api_masterdata`.  Writes need a bearer token
+the master-data reads of :mod:`gateway.service.api_masterdata`; ``POST /api/reload`` re-reads the site
+file (:mod:`gateway.service.reload`).  Writes need a bearer token
 (``api.tokens``); reads too when ``api.read_tokens`` is set.  Invalid bodies get 422 with the
 field path of each problem (bodies nested deeper than 64 levels too, before they are parsed),
 oversized bodies 413, and no error response carries internals.
@@ -31,6 +32,7 @@ from gateway.service.api_masterdata import add_masterdata_routes
 from gateway.service.auth import TokenAuth
 from gateway.service.http_limits import BodyLimits
 from gateway.service.live import CLOSE
+from gateway.service.metrics import HttpErrors
 
 log = logging.getLogger(__name__)
 __all__ = ["ApiContext", "create_app"]
@@ -82,7 +84,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
                             status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["status"], dependencies=read_dep)
-    async def metrics() -> Response:
+    def metrics() -> Response:  # a worker thread: the clock check may ask timedatectl (gateway.service.clock)
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/state", tags=["status"], dependencies=read_dep)
@@ -137,6 +139,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def outbox() -> dict[str, Any]:
         return ctx.outbox_state()
 
+    @app.post("/api/reload", tags=["status"], dependencies=[Depends(auth.require_write)])
+    async def reload() -> JSONResponse:
+        """Re-read the site file (as SIGHUP does); 422 with each problem's key path when it is refused."""
+        if ctx.reload is None:
+            return JSONResponse({"detail": "reload is only available in `border-gateway run`"}, status_code=404)
+        outcome = await ctx.reload()
+        return JSONResponse(outcome, status_code=200 if outcome.get("ok") else 422)
+
     @app.get("/api/asyncapi", tags=["contract"])
     async def asyncapi() -> JSONResponse:
         if ctx.asyncapi is None:
@@ -184,4 +194,5 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     add_masterdata_routes(app, ctx, auth)
     app.add_middleware(BodyLimits, max_bytes=ctx.config.api.max_body_bytes)
+    app.add_middleware(HttpErrors, counter=ctx.metrics.http_errors)  # outermost: the limits' refusals count too
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,3 +23,4 @@ class ApiContext:
     asyncapi: Callable[[], dict[str, Any]] | None = None
     ready: Callable[[], bool] = field(default=lambda: True)
     passage_query: Callable[..., list[dict[str, Any]]] | None = None
+    reload: Callable[[], Awaitable[dict[str, Any]]] | None = None  # gateway.service.reload (run only)

@@ -47,6 +47,11 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
             raise HTTPException(503, detail="the declaration store is not available")
         return ctx.store  # type: ignore[no-any-return]
 
+    def counted(what: What, report: ImportReport) -> dict[str, Any]:
+        if report.errors:  # refused records, by kind (bx_intake_errors): the rest of the body was stored
+            ctx.metrics.intake_errors.labels("http", what).inc(len({e.row for e in report.errors}))
+        return _report(report)
+
     def dump(model: Declaration | Product | Party) -> dict[str, Any]:
         return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -95,7 +100,7 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
 
     @app.post("/api/declarations/bulk", tags=["declarations"], dependencies=write)
     def bulk_declarations(body: list[dict[str, Any]]) -> dict[str, Any]:
-        return _report(import_records(store(), "declarations", body))
+        return counted("declarations", import_records(store(), "declarations", body))
 
     @app.post("/api/products", tags=["master data"], dependencies=write, status_code=201)
     def create_product(body: Product, response: Response) -> dict[str, Any]:
@@ -139,7 +144,7 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
             raise HTTPException(422, detail=[{"loc": ["body"], "path": "body", "msg": str(exc),
                                               "type": "value_error"}]) from None
         report = await run_in_threadpool(import_records, store(), what, records)
-        return _report(report)
+        return counted(what, report)
 
     for what in ("declarations", "products", "parties"):
         app.add_api_route(

@@ -5,7 +5,8 @@ per storage: :mod:`gateway.storage.lock`), so that a second ``run`` of the same 
 it opens a database, connects to MQTT or binds the API; the API's certificate is loaded when
 ``api.tls`` is set; the databases are opened and migrated forward; then the gateway runs.  Each of
 these failures is one line on standard error and exit status 1.  Under systemd the service reports
-readiness, feeds the watchdog and announces its stop (:mod:`gateway.service.notify`).
+readiness, feeds the watchdog and announces its stop (:mod:`gateway.service.notify`).  SIGHUP reloads
+the site file (:mod:`gateway.service.reload`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway.config import ConfigError, SiteConfig, load_config
 from gateway.service.gateway import Gateway
 from gateway.service.http_server import TlsError, check_tls
 from gateway.service.notify import Notifier
+from gateway.service.reload import Reloader
 from gateway.storage.lock import StorageLock, StorageLocked
 from gateway.storage.schema import SchemaError
 
@@ -34,16 +36,32 @@ def build_gateway(config: SiteConfig) -> Gateway:
     return build(config)
 
 
-async def run_gateway(gateway: Gateway, notifier: Notifier | None = None) -> None:
+async def run_gateway(gateway: Gateway, notifier: Notifier | None = None, reloader: Reloader | None = None) -> None:
     notifier = notifier or Notifier.from_environment()
     loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[None]] = set()
 
     def stop() -> None:
         notifier.stopping("stopping: closing passages, flushing the outbox")
         gateway.request_stop()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    async def reload(active: Reloader) -> None:
+        notifier.reloading("reloading the configuration")
+        outcome = await active.reload("SIGHUP")
+        notifier.ready(_running(gateway) if outcome.ok else "running; configuration reload refused (see the log)")
+
+    def hangup() -> None:
+        if reloader is None or not gateway.running.is_set():
+            log.warning("SIGHUP ignored: the gateway is still starting (send it again once it runs)")
+            return
+        task = loop.create_task(reload(reloader), name="config-reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for sig in signals[:2]:
         loop.add_signal_handler(sig, stop)
+    loop.add_signal_handler(signal.SIGHUP, hangup)
     helper = asyncio.create_task(_tell_systemd(gateway, notifier), name="systemd-notify")
     try:
         await gateway.run()
@@ -51,9 +69,14 @@ async def run_gateway(gateway: Gateway, notifier: Notifier | None = None) -> Non
         helper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await helper
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in signals:
             loop.remove_signal_handler(sig)
         notifier.close()
+
+
+def _running(gateway: Gateway) -> str:
+    config = gateway.config
+    return f"running: site {config.site}, gateway {config.gateway}, {len(config.lanes)} lanes"
 
 
 async def _tell_systemd(gateway: Gateway, notifier: Notifier) -> None:
@@ -61,8 +84,7 @@ async def _tell_systemd(gateway: Gateway, notifier: Notifier) -> None:
     if not notifier.enabled:
         return
     await gateway.running.wait()
-    config = gateway.config
-    notifier.ready(f"running: site {config.site}, gateway {config.gateway}, {len(config.lanes)} lanes")
+    notifier.ready(_running(gateway))
     interval = notifier.watchdog_interval()
     while interval:  # a loop that hangs stops pinging: systemd then restarts the service
         notifier.watchdog()
@@ -87,8 +109,10 @@ def run_from_cli(args: argparse.Namespace) -> int:
     try:
         if config.api.tls is not None:
             check_tls(config.api.tls.cert, config.api.tls.key)
+        from gateway.service.wiring import make_enricher
+
         gateway = build_gateway(config)
-        asyncio.run(run_gateway(gateway))
+        asyncio.run(run_gateway(gateway, reloader=Reloader(gateway, args.config, make_enricher)))
     except (TlsError, SchemaError) as exc:
         print(f"border-gateway run: {exc}", file=sys.stderr)
         return 1

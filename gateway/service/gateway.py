@@ -12,6 +12,7 @@ and hand events to the loop.  The flow is flat and in this order:
 
 Shutdown (SIGTERM/SIGINT): stop the sources, close open passages (reason ``shutdown``),
 flush what the outbox can deliver within a deadline, publish ``offline`` and disconnect.
+A configuration reload (SIGHUP, ``POST /api/reload``) is :mod:`gateway.service.reload`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
 from gateway.service.live import LiveState
 from gateway.service.metrics import Metrics
-from gateway.service.supervisor import supervise_source
+from gateway.service.supervisor import Supervisor
 from gateway.service.views import passage_view, result_view
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,13 @@ class Gateway:
         self.metrics = Metrics()
         # Labelled counter children per (source, carrier, decoded): ``labels()`` costs more than the
         # increment itself, and it ran twice for every raw read (thousands per second per reader).
-        self._read_counters: dict[tuple[str, str, bool], tuple[Counter, Counter]] = {}
+        self._read_counters: dict[tuple[str, str, bool], tuple[Counter, Counter, Counter | None]] = {}
         self.live = LiveState([(lane.id, lane.name) for lane in config.lanes])
         self._stop = asyncio.Event()
         self.running = asyncio.Event()  # set once the API listens and the sources are started
         self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(self.on_source_event, self._on_source_restart)
+        self._connected_once: set[str] = set()  # sources that connected since start-up (reconnects count)
         self._server: EmbeddedServer | None = None
         self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
         self.on_stop: list[Callable[[], None]] = []
@@ -75,23 +78,23 @@ class Gateway:
                                         lambda: float(publisher.outbox_state().get("depth") or 0))
         self.metrics.add_gauge_callback("bx_outbox_oldest_age_seconds", "Age of the oldest queued message",
                                         lambda: float(publisher.outbox_state().get("oldest_age_s") or 0))
-        self.metrics.add_gauge_callback("bx_outbox_dropped_messages", "Messages the outbox dropped or refused "
-                                        "(full or too old) since start-up",
-                                        lambda: float(publisher.outbox_state().get("dropped") or 0))
-        self._sources = self._plan_sources()
+        self.metrics.watch(rejected=lambda: self.engine.stats.dropped, published=publisher.published,
+                           failed=lambda: _failed(publisher.outbox_state()))
+        self._sources = self.plan_sources(config)
+        for source_id, (kind, url, lanes) in self._sources.items():
+            self.live.add_source(source_id, kind, url, lanes)
 
     # -- set-up -------------------------------------------------------------------------
 
-    def _plan_sources(self) -> dict[str, tuple[str, str, list[str]]]:
+    @staticmethod
+    def plan_sources(config: SiteConfig) -> dict[str, tuple[str, str, list[str]]]:
         """source id -> (kind, url, lanes): a reader serving two lanes is opened once."""
         plan: dict[str, tuple[str, str, list[str]]] = {}
-        for lane in self.config.lanes:
+        for lane in config.lanes:
             for reader in lane.readers:
                 plan.setdefault(reader.id, ("reader", reader.url, []))[2].append(lane.id)
             for camera in lane.cameras:
                 plan.setdefault(camera.id, ("camera", camera.url, []))[2].append(lane.id)
-        for source_id, (kind, url, lanes) in plan.items():
-            self.live.add_source(source_id, kind, url, lanes)
         return plan
 
     # -- the data path ------------------------------------------------------------------
@@ -103,6 +106,10 @@ class Gateway:
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
             self.metrics.source_up.labels(event.source).set(1 if health(event.state) == "ok" else 0)
+            if event.state == "connected":
+                if event.source in self._connected_once:
+                    self.metrics.source_reconnects.labels(event.source).inc()
+                self._connected_once.add(event.source)
             self.publisher.publish_source_status(event)
             # The engine holds passages open through a reader outage instead of splitting them.
             self._handle_lane_events(self.engine.feed(event))
@@ -118,9 +125,12 @@ class Gateway:
         if counters is None:
             counters = self._read_counters[key] = (
                 self.metrics.reads.labels(event.source, event.carrier),
-                self.metrics.decode_ok.labels(event.carrier, "ok" if key[2] else "error"))
+                self.metrics.decode_ok.labels(event.carrier, "ok" if key[2] else "error"),
+                None if key[2] else self.metrics.read_errors.labels(event.source))
         counters[0].inc()
         counters[1].inc()
+        if counters[2] is not None:
+            counters[2].inc()
         self._handle_lane_events(self.engine.feed(event))
 
     def _handle_lane_events(self, events: list[LaneEvent]) -> None:
@@ -159,6 +169,16 @@ class Gateway:
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
         self.live.passage_result(record)
 
+    # -- reconfiguration (gateway.service.reload) ------------------------------------------
+
+    def forget_source(self, source_id: str) -> None:
+        """A source stopped for good or for a restart with new settings: its view, status and gauge go."""
+        self.live.sources.pop(source_id, None)
+        self.publisher.forget_source(source_id)
+        self._connected_once.discard(source_id)
+        with contextlib.suppress(KeyError):
+            self.metrics.source_up.remove(source_id)
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -176,10 +196,7 @@ class Gateway:
             api = asyncio.create_task(self._server.serve(), name="api")
             self._tasks.append(api)
         for source_id, (_kind, url, _lanes) in self._sources.items():
-            self._tasks.append(asyncio.create_task(
-                supervise_source(source_id, url, self.on_source_event, self._stop,
-                                 on_restart=self._on_source_restart),
-                name=f"source:{source_id}"))
+            self.supervisor.start(source_id, url)
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt-watch"))
         log.info("gateway %s/%s running: %d lanes, %d sources", self.config.site, self.config.gateway,
@@ -192,8 +209,8 @@ class Gateway:
         await self._shutdown()
 
     def _on_source_restart(self, source_id: str) -> None:
-        """A driver failed and is restarted: counted for /metrics and shown on the dashboard."""
-        self.metrics.source_restarts.labels(source_id).inc()
+        """A driver failed and is restarted: shown on the dashboard (``bx_source_reconnects`` counts it once
+        it connects again)."""
         health = self.live.sources.get(source_id)
         if health is not None:
             health.restarts += 1
@@ -217,10 +234,7 @@ class Gateway:
 
     async def _shutdown(self, flush_timeout: float = 5.0) -> None:
         log.info("gateway stopping")
-        sources = [t for t in self._tasks if t.get_name().startswith("source:")]
-        _done, pending = await asyncio.wait(sources, timeout=15.0) if sources else (set(), set())
-        for task in pending:
-            task.cancel()
+        await self.supervisor.stop_all()
         self._handle_lane_events(self.engine.close_all(self.clock()))
         loop = asyncio.get_running_loop()
         for hook in self.on_stop:
@@ -233,7 +247,15 @@ class Gateway:
             self.live.close()  # ends the dashboards' event streams, which would hold the server open
             self._server.should_exit = True
         for task in self._tasks:
-            if task not in sources and not task.done():
+            if not task.done():
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=5.0)
         log.info("gateway stopped")
+
+
+def _failed(outbox: dict[str, Any]) -> dict[str, int]:
+    """Messages that will never reach the broker, by reason (metric ``bx_messages_failed``)."""
+    return {"refused_by_broker": int(outbox.get("rejected_by_broker") or 0),
+            "dropped_full": int(outbox.get("dropped_full") or 0),
+            "dropped_age": int(outbox.get("dropped_age") or 0),
+            "refused_full": int(outbox.get("refused_full") or 0)}

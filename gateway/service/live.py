@@ -70,6 +70,12 @@ class LiveState:
 
     # -- updates ------------------------------------------------------------------------
 
+    def set_lanes(self, lanes: list[tuple[str, str | None]]) -> None:
+        """The configured lanes changed (a reload): a lane kept keeps its open and recent passages."""
+        self.lanes = {lane_id: self.lanes.get(lane_id) or LaneView(lane_id, name) for lane_id, name in lanes}
+        for lane_id, name in lanes:
+            self.lanes[lane_id].name = name
+
     def add_source(self, source_id: str, kind: str, url: str, lanes: list[str]) -> SourceView:
         health = self.sources.get(source_id)
         if health is None:

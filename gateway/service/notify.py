@@ -4,8 +4,9 @@ Under systemd, ``NOTIFY_SOCKET`` names a unix datagram socket (a path, or ``@nam
 namespace); each datagram is newline-separated ``KEY=value`` assignments.  The service sends
 ``READY=1`` once its API listens and its sources are started, ``WATCHDOG=1`` every half of
 ``WATCHDOG_USEC`` from its event loop (a loop that hangs stops the pings, and systemd restarts the
-service), ``STATUS=...`` lines a person reads in ``systemctl status``, and ``STOPPING=1`` when a
-stop begins.  Outside systemd (no ``NOTIFY_SOCKET``) every call does nothing.
+service), ``STATUS=...`` lines a person reads in ``systemctl status``, ``RELOADING=1`` then ``READY=1``
+around a configuration reload (SIGHUP), and ``STOPPING=1`` when a stop begins.  Outside systemd (no
+``NOTIFY_SOCKET``) every call does nothing.
 
 >>> import socket, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "notify")
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,11 @@ class Notifier:
 
     def status(self, text: str) -> bool:
         return self.send(f"STATUS={text}")
+
+    def reloading(self, status: str | None = None) -> bool:
+        """A configuration reload begins (``READY=1`` ends it); ``MONOTONIC_USEC`` as ``Type=notify-reload`` wants."""
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}",
+                         *([f"STATUS={status}"] if status else []))
 
     def stopping(self, status: str | None = None) -> bool:
         return self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))

@@ -23,7 +23,7 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     directory = Path(storage_dir or config.storage.path)
     directory.mkdir(parents=True, exist_ok=True)
     store = Store.for_storage_dir(directory)
-    enricher = Enricher(store, config.enrichment)
+    enricher = make_enricher(store, config)
     publisher = Publisher.from_site(config)
     # Retention (gateway.storage.retention): passages through the outbox's own age bound, the rest daily.
     outbox = publisher.outbox
@@ -36,9 +36,16 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
         from gateway.enrichment.mqtt_intake import MqttIntake
 
         intake = MqttIntake.from_config(store, config)
+        intake.on_refused = lambda kind, count: gateway.metrics.intake_errors.labels("mqtt", kind).inc(count)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
     return gateway
+
+
+def make_enricher(store: Store, config: SiteConfig) -> Enricher:
+    """The enrichment of a configuration (its flag rules and routing files are read now): at start-up and
+    at each reload (:mod:`gateway.service.reload`)."""
+    return Enricher(store, config.enrichment)
 
 
 def _asyncapi() -> dict[str, Any]:

@@ -15,7 +15,9 @@ an edit of an earlier one: files in the field hold every earlier version.
 ``outbox`` (:mod:`gateway.publishing.outbox`)
 
 1. the release-0.1.0 schema, including the columns that outboxes of earlier development versions
-   lacked (``counter_key``, ``counter_value``).
+   lacked (``counter_key``, ``counter_value``);
+2. ``lanes``: the lanes the gateway publishes for (it keeps a retained state per lane), so that a
+   lane gone from the configuration since the last run has that state cleared at start-up.
 """
 
 from __future__ import annotations
@@ -147,8 +149,13 @@ def _outbox_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+_OUTBOX_V2 = """
+CREATE TABLE lanes (id TEXT PRIMARY KEY, since REAL NOT NULL) WITHOUT ROWID;
+"""
+
 OUTBOX = History("outbox", (
     Migration(1, "release 0.1.0", _outbox_v1),
+    Migration(2, "the lanes published for, to clear a removed lane's retained state", _OUTBOX_V2),
 ))
 
 HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX)}

@@ -33,6 +33,7 @@ import yaml
 from gateway.enrichment.importer import import_file
 from gateway.enrichment.store import Store
 from gateway.service.broker import LOOPBACK, free_port
+from gateway.storage.schemas import OUTBOX
 from tests.publishing.support import Subscriber
 from tests.support.brokers import SharedBroker
 
@@ -152,7 +153,7 @@ def test_a_second_gateway_on_the_same_storage_refuses(tmp_path: Path, mqtt_broke
         # While it runs: a backup works, a restore is refused.
         backup = subprocess.run([sys.executable, "-m", "gateway.cli", "backup", str(tmp_path / "b.tar.gz"),
                                  "-c", str(site)], cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert backup.returncode == 0 and "outbox (schema 1," in backup.stdout, backup.stderr
+        assert backup.returncode == 0 and f"outbox (schema {OUTBOX.latest}," in backup.stdout, backup.stderr
         restore = subprocess.run([sys.executable, "-m", "gateway.cli", "restore", str(tmp_path / "b.tar.gz"),
                                   "-c", str(site)], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert restore.returncode == 1 and f"(pid {first.pid}): stop it first" in restore.stderr

@@ -26,6 +26,7 @@ from gateway.enrichment.store import Store
 from gateway.publishing.outbox import Outbox, OutboxMessage
 from gateway.storage.lock import StorageLock
 from gateway.storage.retention import KINDS, RetentionJob, outbox_max_age, purge
+from gateway.storage.schemas import ENRICHMENT, OUTBOX
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "config" / "demo-data"
@@ -79,13 +80,14 @@ def test_backup_while_writing_then_restore(tmp_path: Path, capsys: pytest.Captur
         stop.set()
         thread.join(30)
     out = capsys.readouterr().out
-    assert "enrichment (schema 2," in out and "outbox (schema 1," in out and "site post1, gateway gw1" in out
+    assert f"enrichment (schema {ENRICHMENT.latest}," in out and f"outbox (schema {OUTBOX.latest}," in out
+    assert "site post1, gateway gw1" in out
     with tarfile.open(tmp_path / "b.tar.gz") as archive:
         assert sorted(archive.getnames()) == ["databases/enrichment.sqlite", "databases/outbox.sqlite",
                                               "manifest.json"]
         manifest = json.loads(archive.extractfile("manifest.json").read())  # type: ignore[union-attr]
         archive.extract("databases/enrichment.sqlite", tmp_path / "x", filter="data")
-    assert manifest["databases"] == {"enrichment": 2, "outbox": 1}
+    assert manifest["databases"] == {"enrichment": ENRICHMENT.latest, "outbox": OUTBOX.latest}
     copy = sqlite3.connect(tmp_path / "x" / "databases" / "enrichment.sqlite")
     assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     in_copy = copy.execute("SELECT count(*) FROM declarations WHERE mrn LIKE '25DE0000%'").fetchone()[0]
