@@ -75,9 +75,9 @@ class MercurySource(SerialSource):
         self._default_channel = str(self.antennas[0]) if len(self.antennas) == 1 else "0"
 
     # -- session -----------------------------------------------------------------------------
-    def _command(self, port: Port, command: Frame) -> Frame:
+    def _command(self, port: Port, command: Frame, timeout: float | None = None) -> Frame:
         port.write(self.codec.send(command))
-        deadline = time.monotonic() + self.command_timeout
+        deadline = time.monotonic() + (self.command_timeout if timeout is None else timeout)
         while time.monotonic() < deadline:
             data = port.read(max(1, port.in_waiting))
             for event in self.codec.feed(data) if data else ():
@@ -111,8 +111,13 @@ class MercurySource(SerialSource):
         return []
 
     def finish_session(self, port: Port) -> None:
-        port.write(self.codec.send(cmd.stop_continuous_read()))
-        port.flush()
+        # Wait briefly for the reader to acknowledge the stop before the port closes: a reader left
+        # streaming floods the next host, and a command still in flight when the port closes can be
+        # dropped on the way (a pseudo-terminal discards what its master has not read yet).
+        try:
+            self._command(port, cmd.stop_continuous_read(), timeout=min(self.command_timeout, 0.5))
+        except SessionError:
+            pass  # best effort: the next session stops any stream left running first
 
     def end_session(self) -> None:
         for fault in self.codec.reset():
