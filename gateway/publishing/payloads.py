@@ -127,7 +127,10 @@ class PassageSummary(Payload):
 
     id: str
     lane: str
-    direction: Literal["inbound", "outbound", "unknown"]
+    direction: Literal["inbound", "outbound", "unknown"] = Field(
+        description="unknown while the passage is open until the evidence decides (both barriers, or "
+                    "identifiers that have left the zone they were seen in first); a closed passage without "
+                    "evidence takes the lane's default_direction")
     state: Literal["open", "closed"]
     opened_at: str
     closed_at: str | None = None
