@@ -117,7 +117,9 @@ class LaneState(Payload):
     occupied: bool = False
     passage_id: str | None = None
     counts: dict[str, int] = Field(default_factory=dict, description="identifiers by key type, current passage")
-    decision: Decision | None = None
+    decision: Decision | None = Field(
+        None, description="the decision of the closed passage passageId names; absent while a passage is "
+                          "open (occupied) and when the passage closed without an enrichment result")
     detail: str | None = None
     time: str
 
