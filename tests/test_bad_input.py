@@ -43,6 +43,29 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/service/test_api_hostile.py::test_import_bodies_the_parser_refuses_are_422_with_the_reason
 * a 300-character schema name, HTTP -> 404 (#22 item 1):
     tests/service/test_api_hostile.py::test_schema_names_never_reach_the_file_system
+* a command whose response topic is not under ``cmd/{site}/{gw}/reply/`` (a customs topic, the prefix
+  itself, another gateway's, not a string; MQTT 5 or in a 3.1.1 body) -> no reply, one warning line, nothing
+  published there; a command payload nested 5,000 deep, a 5,000-digit number, not UTF-8, not a JSON object,
+  a correlationId that is not a string -> an error reply; the documented ACL lets each caller read only its
+  replies (#22 item 5):
+    tests/publishing/test_commands.py::test_replies_go_only_under_the_reply_prefix_and_bad_payloads_get_an_error_reply
+    tests/publishing/test_commands.py::test_the_documented_acl_lets_callers_read_their_replies_and_nothing_is_published_elsewhere
+    tests/test_bad_input.py::test_running_gateway_survives_bad_input_at_every_boundary
+* an MQTT 5 Response Topic outside ``in/{site}/{gw}/reply/`` on an intake message -> the records stored, the
+  answer on the error topic naming ``(responseTopic)``, nothing published there (#22 item 5):
+    tests/enrichment/test_mqtt_intake.py::test_a_response_topic_gets_the_stored_count_of_a_clean_message
+    tests/publishing/test_commands.py::test_the_documented_acl_lets_callers_read_their_replies_and_nothing_is_published_elsewhere
+* the next truck in the lane, a passage closed without a result, a late revision of the previous truck's
+  record -> the retained lane state shows no decision while occupied, and only the decision of the passage
+  it names (#22 item 6):
+    tests/publishing/test_lane_state.py::test_two_trucks_in_a_row_each_show_only_their_own_decision
+    tests/golden/test_wire.py::test_demo_scenario_is_unchanged_on_the_wire
+* partial direction evidence (only the entry zone seen so far, entry and portal antennas starting together,
+  one barrier) -> an open passage is "unknown" on the passage events and the dashboard until the evidence
+  decides, then what it closes with (#22 item 7):
+    tests/lane/test_direction_open.py::test_the_demo_lane2_never_shows_a_direction_it_does_not_close_with
+    tests/lane/test_direction_open.py::test_only_the_entry_zone_seen_is_unknown_even_on_an_inbound_lane
+    tests/service/test_dashboard_direction.py::test_the_dashboard_shows_unknown_until_the_direction_is_decided
 * invalid declarations, MQTT intake:
     tests/enrichment/test_mqtt_intake.py::test_intake_stores_valid_and_answers_invalid
     tests/test_bad_input.py::test_running_gateway_survives_bad_input_at_every_boundary
@@ -437,6 +460,16 @@ def test_running_gateway_survives_bad_input_at_every_boundary(
                 assert deep["errors"][0]["message"] == "JSON nested deeper than 64 levels"
                 assert bulk["stored"] == {"created": 2} and [e["index"] for e in bulk["errors"]] == [1]
                 assert http.get(f"/api/declarations/{mrn(8)}").status_code == 200  # the record after the bad one
+                # a command that names the customs topic as its response topic (3.1.1: in the body)
+                cmd = f"bx/v1/cmd/{site}/{gw}/ping"
+                for reply_to, correlation in ((f"bx/v1/customs/{site}/{gw}/enriched/lane1", "probe-customs"),
+                                              (f"bx/v1/cmd/{site}/{gw}/reply/probe", "probe-ok")):
+                    request = {"responseTopic": reply_to, "correlationId": correlation}
+                    pub.publish(cmd, json.dumps(request), qos=1).wait_for_publish(5)
+                _wait(lambda: bool(sub.since(t_22, "/reply/probe")), 15, "the reply under the reply prefix")
+                assert [(t, json.loads(p)["ok"]) for t, p in sub.since(t_22, "/reply/")] == [
+                    (f"bx/v1/cmd/{site}/{gw}/reply/probe", True)]
+                assert not [p for _, p in sub.since(t_22, "/customs/") if b"probe-customs" in p or b"pong" in p]
                 assert http.get("/health").status_code == 200 and proc.poll() is None
                 pub.loop_stop()
         finally:

@@ -6,6 +6,7 @@ Topics (``{base}`` is ``mqtt.base_topic``)::
     {base}/in/{site}/{gw}/products       one Product or a list
     {base}/in/{site}/{gw}/parties        one Party or a list
     {base}/in/{site}/{gw}/error          <- the gateway answers invalid payloads here
+    {base}/in/{site}/{gw}/reply/...      <- and a request's MQTT 5 Response Topic, only under this prefix
 
 Persistent session (MQTT 5 clean start false + session expiry; 3.1.1 clean session false), QoS 1
 subscriptions, so declarations pushed while the gateway is offline arrive when it comes back.  The
@@ -18,7 +19,11 @@ validated and stored one by one (the same path as ``border-gateway import``), so
 field path of each problem.  A payload that is not JSON, nests deeper than 64 levels or holds a number
 of more than 4,300 digits is refused as a whole (``"index": null, "path": "(payload)"``).  Nothing a
 publisher sends can stop the subscriber.  With an MQTT 5 Response Topic the answer is also sent there
-(with the request's Correlation Data), whether or not anything was refused.
+(with the request's Correlation Data), whether or not anything was refused, provided it lies under
+``{base}/in/{site}/{gw}/reply/`` (the prefix the broker's ACL lets the sender read: the gateway never
+publishes on a topic a message names, such as another gateway's or the customs topics).  Any other
+Response Topic gets nothing; the answer goes to the error topic, naming it
+(``"index": null, "path": "(responseTopic)"``), and the records are stored all the same.
 
 >>> answer = handle_payload(Store(":memory:"), "parties", b'[{"partyRef": "p1"}, {"partyRef": ""}]', "t")
 >>> answer.stored, [(e.index, e.path) for e in answer.errors]
@@ -40,6 +45,7 @@ from gateway.enrichment.importer import What, import_records
 from gateway.enrichment.store import Store
 from gateway.json_limits import JsonLimitError, loads
 from gateway.publishing.mqtt_client import InboundMessage, MqttLink
+from gateway.publishing.topics import REPLY, check_reply_topic
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,11 @@ def intake_topics(base: str, site: str, gateway: str) -> dict[str, str]:
     return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error"}
 
 
+def intake_reply_prefix(base: str, site: str, gateway: str) -> str:
+    """The prefix an MQTT 5 Response Topic must lie under to be answered."""
+    return f"{base}/in/{site}/{gateway}/{REPLY}/"
+
+
 class IntakeProblem(BaseModel):
     """One rejected record (``index`` in the message's list, ``None`` for the payload as a whole)."""
 
@@ -59,7 +70,8 @@ class IntakeProblem(BaseModel):
     index: int | None = Field(description="position of the record in the message (0 for a single object); "
                                           "null when the payload as a whole is refused")
     path: str = Field(description="field path in the record, camelCase (houseConsignments[0].goodsItems[0].hs6); "
-                                  "(payload) for a payload that is not JSON")
+                                  "(payload) for a payload that is not JSON; (responseTopic) for an MQTT 5 "
+                                  "Response Topic outside in/{site}/{gw}/reply/, which got no answer")
     message: str
 
 
@@ -67,7 +79,8 @@ class IntakeAnswer(BaseModel):
     """What one intake message produced: how many records were stored, and each rejected record.
 
     Published on ``{base}/in/{site}/{gw}/error`` when ``errors`` is not empty, and on the request's
-    MQTT 5 Response Topic (with its Correlation Data) in every case."""
+    MQTT 5 Response Topic (with its Correlation Data) in every case when it lies under
+    ``{base}/in/{site}/{gw}/reply/``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -104,6 +117,7 @@ class MqttIntake:
         self.store = store
         self.qos = mqtt_config.qos
         self.topics = intake_topics(mqtt_config.base_topic, site, gateway)
+        self.reply_prefix = intake_reply_prefix(mqtt_config.base_topic, site, gateway)
         self.client_id = client_id or f"{mqtt_config.client_id or f'bx-{site}-{gateway}'}-intake"
         self.handled = 0
         self.on_refused: Callable[[str, int], None] = lambda kind, count: None  # records refused (the metrics)
@@ -130,6 +144,13 @@ class MqttIntake:
                 return
             answer = handle_payload(self.store, cast(What, kind), msg.payload, msg.topic)
             self.handled += 1
+            reply_to = None
+            if msg.response_topic:
+                try:
+                    reply_to = check_reply_topic(msg.response_topic, self.reply_prefix)
+                except ValueError as exc:  # never where the message says: the sender learns it on the error topic
+                    answer = answer.model_copy(update={"errors": [*answer.errors, IntakeProblem(
+                        index=None, path="(responseTopic)", message=f"{exc}: not answered there")]})
             body = answer.model_dump_json().encode("utf-8")
             if answer.errors:
                 self.on_refused(kind, len({e.index for e in answer.errors}))
@@ -137,8 +158,8 @@ class MqttIntake:
                 self.link.publish(self.topics["error"], body, 1, False, self._reply_props(msg))
             else:
                 log.info("intake: %s: stored %s", msg.topic, answer.stored)
-            if msg.response_topic:
-                self.link.publish(msg.response_topic, body, 1, False, self._reply_props(msg))
+            if reply_to is not None:
+                self.link.publish(reply_to, body, 1, False, self._reply_props(msg))
         except Exception:  # never let one message kill paho's network thread, nor go unanswered
             log.exception("intake: failed to handle a message on %s", msg.topic)
             self._answer_failure(msg)

@@ -10,6 +10,21 @@ needs ``agreement`` of all votes; no votes at all means no evidence.
 
 Forward is ``inbound`` unless the lane's ``default_direction`` is ``outbound``.
 
+While a passage is open its tracks are still growing, and an order read off them is a guess: a tag
+seen at the entry and the portal antennas at once, or only at the entry so far, says nothing yet.  So
+an open passage's direction is ``unknown`` until the evidence decides it (``final=False``): both
+barriers fired, or identifiers whose vote is *settled*: they were seen in two zones and have left the
+zone they were seen in first (no read there since ``left_before``, the engine's ``depart_after_s``
+ago).  The lane's default is a fallback for the closed passage only.
+
+>>> moving = {"entry": ZoneTrack(0.0, 4.0, 1.0, 2.0), "exit": ZoneTrack(1.3, 5.3, 1.0, 3.3)}
+>>> vote(moving, left_before=3.0), vote(moving, left_before=4.0)  # still at the entry / left it
+(None, 1)
+>>> decide([], [], "inbound", 0.6, final=False), decide(["entry"], [], "inbound", 0.6, final=False)
+('unknown', 'unknown')
+>>> decide(["entry", "exit"], [], "inbound", 0.6, final=False), decide([], [1], "inbound", 0.6, final=False)
+('inbound', 'inbound')
+
 >>> entry, exit_ = ZoneTrack(0.0, 4.0, 1.0, 2.0), ZoneTrack(1.3, 5.3, 1.0, 3.3)
 >>> vote({"entry": entry, "exit": exit_}), vote({"exit": entry, "entry": exit_})
 (1, -1)
@@ -53,20 +68,29 @@ class ZoneTrack:
         return self.weighted_time / self.weight if self.weight > 0 else (self.first + self.last) / 2
 
 
-def vote(zones: Mapping[str, ZoneTrack]) -> int | None:
-    """+1 forward, -1 backward, 0 inconsistent, ``None`` when only one zone saw it."""
+def vote(zones: Mapping[str, ZoneTrack], left_before: float | None = None) -> int | None:
+    """+1 forward, -1 backward, 0 inconsistent, ``None`` when only one zone saw it.
+
+    With ``left_before`` (an open passage) only a settled order counts: forward once the lowest zone
+    has had no read since ``left_before``, backward once the highest one has; otherwise ``None``.
+    """
     seen = sorted(zones, key=_ORDER.__getitem__)
     if len(seen) < 2:
         return None
     a, c = zones[seen[0]], zones[seen[-1]]
     signs = {_sign(c.first - a.first), _sign(c.last - a.last)}
     if signs == {1}:
-        return 1
-    if signs == {-1}:
-        return -1
-    if 0 in signs and len(signs) == 2:  # one edge tied (coarse reads): let the RSSI peak decide
-        return _sign(c.peak - a.peak) or 0
-    return 0
+        sense = 1
+    elif signs == {-1}:
+        sense = -1
+    elif 0 in signs and len(signs) == 2:  # one edge tied (coarse reads): let the RSSI peak decide
+        sense = _sign(c.peak - a.peak)
+    else:
+        sense = 0
+    if left_before is None:
+        return sense
+    left_first = a if sense > 0 else c  # the zone the order says the identifier left first
+    return sense if sense and left_first.last <= left_before else None
 
 
 def trigger_sense(roles: Sequence[str]) -> int | None:
@@ -80,7 +104,10 @@ def trigger_sense(roles: Sequence[str]) -> int | None:
     return None
 
 
-def decide(roles: Sequence[str], votes: Sequence[int], lane_default: Direction, agreement: float) -> Direction:
+def decide(roles: Sequence[str], votes: Sequence[int], lane_default: Direction, agreement: float,
+           final: bool = True) -> Direction:
+    """The direction from the barriers' order, else the votes; with neither, the lane's default for a
+    closed passage (``final``) and ``unknown`` for an open one."""
     sense = trigger_sense(roles)
     if sense is None and votes:
         forward = sum(1 for v in votes if v > 0)
@@ -92,7 +119,7 @@ def decide(roles: Sequence[str], votes: Sequence[int], lane_default: Direction, 
         else:
             return "unknown"
     if sense is None:
-        return lane_default
+        return lane_default if final else "unknown"
     forward_is: Direction = "outbound" if lane_default == "outbound" else "inbound"
     if sense > 0:
         return forward_is

@@ -39,7 +39,9 @@ passage closes, rate-limited updates) run from :meth:`tick` and, at most every
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Literal
 
 from gateway.config.lane_engine import LaneEngineConfig
 from gateway.config.site import SiteConfig
@@ -47,7 +49,15 @@ from gateway.identity import Identifier
 from gateway.lane.arbitration import BUCKETS, choose, dbm_to_mw
 from gateway.lane.direction import ZoneTrack, decide, vote
 from gateway.lane.events import IdentifierEvent, IdentifierEventReason, LaneEvent, LaneStats
-from gateway.lane.passage import CloseReason, Evidence, Passage, PassageEvent, PassageState, SeenIdentifier
+from gateway.lane.passage import (
+    CloseReason,
+    Direction,
+    Evidence,
+    Passage,
+    PassageEvent,
+    PassageState,
+    SeenIdentifier,
+)
 from gateway.lane.triggers import Trigger
 from gateway.lane.zones import ZONE_ORDER, Placement, ZoneMap
 from gateway.reads import Read, SourceStatus
@@ -123,6 +133,7 @@ class _Open:
     """An open passage."""
 
     __slots__ = (
+        "checked",
         "closing_at",
         "dirty",
         "id",
@@ -133,6 +144,7 @@ class _Open:
         "members",
         "opened_at",
         "roles",
+        "shown",
         "triggers",
     )
 
@@ -144,6 +156,8 @@ class _Open:
         self.roles: list[str] = []
         self.closing_at: float | None = None
         self.dirty = False
+        self.shown: Direction = "unknown"  # the direction of the last new/update event
+        self.checked = t  # when an undecided direction was last looked at again
 
 
 class LaneEngine:
@@ -368,7 +382,7 @@ class LaneEngine:
         passage.last_new = t
         if opened:
             passage.last_emit = t
-            out.append(PassageEvent("new", self._snapshot(passage, "open"), t))
+            out.append(self._emit("new", passage, t))
         else:
             passage.dirty = True
             self._maybe_update(passage, t, out)
@@ -396,7 +410,7 @@ class LaneEngine:
                 passage = self._open_passage(lane, t)
                 passage.triggers.append(label)
                 passage.roles.append(role)
-                out.append(PassageEvent("new", self._snapshot(passage, "open"), t))
+                out.append(self._emit("new", passage, t))
                 continue
             barriers = [r for r in passage.roles if r != "presence"]
             passage.triggers.append(label)
@@ -454,8 +468,13 @@ class LaneEngine:
             due_close = self._close_due(passage, now)
             if due_close is not None:
                 self._close(passage, due_close[0], due_close[1], now, out)
-            elif passage.dirty and now - passage.last_emit >= interval:
-                self._maybe_update(passage, now, out)
+            elif now - passage.last_emit >= interval:
+                if not passage.dirty and passage.shown == "unknown" and now - passage.checked >= interval:
+                    # no new member, but time may have settled the direction: say so once it has
+                    passage.checked = now
+                    passage.dirty = self._direction(passage, "open") != "unknown"
+                if passage.dirty:
+                    self._maybe_update(passage, now, out)
         return out
 
     def _close_due(self, passage: _Open, now: float) -> tuple[float, CloseReason] | None:
@@ -487,7 +506,12 @@ class LaneEngine:
         if passage.dirty and t - passage.last_emit >= self.config.update_interval_s:
             passage.dirty, passage.last_emit = False, t
             self.stats.updates += 1
-            out.append(PassageEvent("update", self._snapshot(passage, "open"), t))
+            out.append(self._emit("update", passage, t))
+
+    def _emit(self, kind: Literal["new", "update"], passage: _Open, t: float) -> PassageEvent:
+        event = PassageEvent(kind, self._snapshot(passage, "open"), t)
+        passage.shown = event.passage.direction
+        return event
 
     def _forget(self, key: tuple[Identity, str]) -> None:
         pr = self._presence.pop(key)
@@ -517,11 +541,17 @@ class LaneEngine:
                 tuple(sorted(pr.sources)), pr.confidence, tuple(sorted(pr.zones, key=ZONE_ORDER.__getitem__))))
             for pr in members
         )
-        votes = [v for v in (vote(pr.zones) for pr in members) if v is not None]
-        direction = decide(passage.roles, votes, self.zones.lane_defaults.get(passage.lane, "unknown"),
-                           self.config.direction_agreement)
-        return Passage(passage.id, passage.lane, direction, state, passage.opened_at, closed_at, reason, seen,
-                       tuple(passage.triggers))
+        return Passage(passage.id, passage.lane, self._direction(passage, state, members), state,
+                       passage.opened_at, closed_at, reason, seen, tuple(passage.triggers))
+
+    def _direction(self, passage: _Open, state: PassageState, members: Sequence[_Presence] | None = None) -> Direction:
+        """From all the evidence once closed; while open only from settled evidence (else ``unknown``):
+        an identifier counts once it has left its first zone, ``depart_after_s`` without a read there."""
+        left_before = self._now - self._depart if state == "open" else None
+        votes = [v for v in (vote(pr.zones, left_before) for pr in (members or passage.members.values()))
+                 if v is not None]
+        return decide(passage.roles, votes, self.zones.lane_defaults.get(passage.lane, "unknown"),
+                      self.config.direction_agreement, final=state == "closed")
 
 
 def passage_id(lane: str, opened_at: float, seq: int) -> str:

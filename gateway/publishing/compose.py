@@ -28,13 +28,15 @@ wire needs: each lane's retained state, and each recent passage's EPCIS events, 
 Which messages, and in which order (each lane's order is kept by the outbox):
 
 * :meth:`Composer.passage_event`: the ops CloudEvent of a passage ``new``/``update``/``end`` on
-  ``ops/.../lane/{lane}/passage`` and the retained ``lane/{lane}/state`` (occupied, passage id, counts);
+  ``ops/.../lane/{lane}/passage`` and the retained ``lane/{lane}/state`` (occupied, passage id, counts;
+  never a decision: an open passage has none, and the previous truck's must not stay on it);
 * :meth:`Composer.observation`: the EPCIS core in a CloudEvent on ``customs/.../observation/{lane}``
   (once per passage; its ``id`` is the CBV event hash);
 * :meth:`Composer.enriched`: the observation if not composed yet, the customs record on
   ``customs/.../enriched/{lane}``, each flag on ``customs/.../flag/{severity}``, the minimised
   projection on ``{sps|cites}/.../referral/{lane}`` when routing names that agency, the ops decision
-  on the passage topic, and the lane state with the decision;
+  on the passage topic, and the lane state with the decision, unless the lane shows another truck by
+  now (occupied, or a passage that closed later: a late revision must not put its decision there);
 * :meth:`Composer.passage_end`: what the service publishes when a passage closes: the ``end`` event, then
   what :meth:`~Composer.enriched` (or, without a result, :meth:`~Composer.observation`) composes, with
   one lane state (``occupied: false`` and the decision together);
@@ -119,6 +121,7 @@ class Composer:
         self.contexts = dict(lanes)
         self._lanes: dict[str, _Lane] = {}
         self._lane_state: dict[str, dict[str, Any]] = {}
+        self._lane_closed: dict[str, float] = {}  # when the passage the lane state shows closed
         self._observed: collections.OrderedDict[str, _Observed] = collections.OrderedDict()
 
     # -- the passage path --------------------------------------------------------------------------
@@ -127,7 +130,10 @@ class Composer:
         """Lane lifecycle (``new``/``update``/``end``) for ops, and the retained lane state."""
         p = event.passage
         summary = passage_summary(p)
-        state = self.lane_state(p.lane, now, occupied=event.kind != "end", passage_id=p.id, counts=summary["counts"])
+        if event.kind == "end" and p.closed_at is not None:
+            self._lane_closed[p.lane] = p.closed_at
+        state = self.lane_state(p.lane, now, occupied=event.kind != "end", passage_id=p.id, counts=summary["counts"],
+                                decision=None)
         return [self._passage_message(event, summary), state]
 
     def passage_end(self, event: PassageEvent, result: EnrichmentResult | None, revision: int,
@@ -154,10 +160,11 @@ class Composer:
         if result is None:
             record = self._observation(p, (), summary, now)
         messages += record.messages
-        changes: dict[str, Any] = {"occupied": False, "passage_id": p.id, "counts": summary["counts"]}
-        if record.decision is not None:
-            changes["decision"] = record.decision
-        messages.append(self.lane_state(p.lane, now, **changes))
+        if p.closed_at is not None:
+            self._lane_closed[p.lane] = p.closed_at
+        # None (no record) clears the field: the decision shown is this passage's or none
+        messages.append(self.lane_state(p.lane, now, occupied=False, passage_id=p.id, counts=summary["counts"],
+                                        decision=record.decision))
         return Composed(messages, record.event_hash, record.customs_id, record.decision)
 
     def observation(self, passage: Passage, mrns: Sequence[str], now: float) -> Composed:
@@ -169,12 +176,15 @@ class Composer:
 
     def enriched(self, passage: Passage, result: EnrichmentResult, revision: int, now: float) -> Composed:
         """The enriched record of ``revision`` with its projections and the lane state with the decision
-        (no messages when the passage has nothing to observe)."""
-        record = self._enriched(passage, result, revision, passage_summary(passage), now)
+        (no messages when the passage has nothing to observe; no lane state when the lane shows another
+        truck by now, see :meth:`_decided_state`)."""
+        summary = passage_summary(passage)
+        record = self._enriched(passage, result, revision, summary, now)
         if record.customs_id is None:
             return record
-        state = self.lane_state(passage.lane, now, decision=record.decision)
-        return Composed([*record.messages, state], record.event_hash, record.customs_id, record.decision)
+        state = self._decided_state(passage, record.decision, summary["counts"], now)
+        messages = [*record.messages, state] if state is not None else record.messages
+        return Composed(messages, record.event_hash, record.customs_id, record.decision)
 
     def observe(self, passage: Passage, mrns: Sequence[str], now: float) -> str | None:
         """The event hash of the passage's observation (composed now with ``mrns`` unless known), so that
@@ -204,9 +214,24 @@ class Composer:
         self.contexts = dict(lanes)
         self._lanes.clear()
 
+    def _decided_state(self, passage: Passage, decision: Decision | None, counts: dict[str, int],
+                       now: float) -> OutboxMessage | None:
+        """The lane state showing a closed passage and its decision; ``None`` when the lane shows another
+        truck by now: one in the lane (an open passage has no decision), or one that closed later."""
+        state = self._lane_state.get(passage.lane)
+        if passage.closed_at is None or (state is not None and state["occupied"]):
+            return None
+        shown = self._lane_closed.get(passage.lane)
+        if state is not None and state["passageId"] != passage.id and shown is not None and passage.closed_at < shown:
+            return None
+        self._lane_closed[passage.lane] = passage.closed_at
+        return self.lane_state(passage.lane, now, occupied=False, passage_id=passage.id, counts=counts,
+                               decision=decision)
+
     def remove_lane(self, lane: str) -> OutboxMessage:
         """The empty retained message that clears a removed lane's state, and the lane forgotten."""
         self._lane_state.pop(lane, None)
+        self._lane_closed.pop(lane, None)
         return OutboxMessage(self.topics.lane_state(lane), b"", qos=self.cfg.qos, retain=True, lane=lane)
 
     # -- building ---------------------------------------------------------------------------------------

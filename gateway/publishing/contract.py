@@ -154,8 +154,16 @@ CHANNELS: dict[str, tuple[str, list[str], str, bool, str]] = {
                       "Minimised CITES projection."),
     "command": ("{base}/cmd/{site}/{gw}/{command}", [], "receive", False,
                 "Requests (JSON object). MQTT 5: Response Topic + Correlation Data; 3.1.1: responseTopic and "
-                "correlationId fields. The reply (bx.command-response.v1) goes to the response topic."),
+                "correlationId fields. The reply (bx.command-response.v1) goes to the response topic, which "
+                "must lie under bx/v1/cmd/{site}/{gw}/reply/ (channel commandReply); a request naming any other "
+                "topic, or none, gets no reply. A payload that is not a JSON object (nested deeper than 64 "
+                "levels, not UTF-8) or a correlationId that is not a string gets an error reply."),
+    "commandReply": ("{base}/cmd/{site}/{gw}/reply/{reply}", ["bx.command-response.v1"], "send", False,
+                     "Replies to commands, on the request's response topic: only under this prefix, never on "
+                     "another topic a request names. On a broker with ACLs, grant read here to every client "
+                     "that may write the command topics (pattern in docs/mqtt-topics.md)."),
 }
+_PARAMETERS = {"reply": "one or more topic levels the requester chooses (its response topic under the prefix)"}
 
 
 # The intake (gateway.enrichment.mqtt_intake, switched on by enrichment.intake_mqtt): what the
@@ -188,7 +196,9 @@ def _add_intake(channels: dict[str, Any], operations: dict[str, Any], messages: 
             "description": f"{kind.capitalize()} from the pre-clearance system: one object or a list (bulk). "
                            "Each record is validated and stored on its own; the answer (bx.intake-answer.v1) "
                            "goes to the intake error topic when a record or the payload is refused, and to "
-                           f"the MQTT 5 Response Topic (with its Correlation Data) in every case. {_INTAKE_SWITCH}",
+                           "the MQTT 5 Response Topic (with its Correlation Data) in every case when it lies "
+                           "under bx/v1/in/{site}/{gw}/reply/ (channel intakeReply; any other Response Topic is "
+                           f"named on the error topic instead, path (responseTopic)). {_INTAKE_SWITCH}",
             "parameters": params,
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
@@ -207,6 +217,16 @@ def _add_intake(channels: dict[str, Any], operations: dict[str, Any], messages: 
         "messages": {"intake-answer": {"$ref": "#/components/messages/intake-answer"}},
     }
     operations["sendIntakeError"] = {"action": "send", "channel": {"$ref": "#/channels/intakeError"},
+                                     "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
+    channels["intakeReply"] = {
+        "address": "bx/v1/in/{site}/{gw}/reply/{reply}",
+        "description": "The answer to an intake message on its MQTT 5 Response Topic, with its Correlation Data, "
+                       "whether or not anything was refused: only under this prefix. On a broker with ACLs, "
+                       "grant the pre-clearance system read here. " + _INTAKE_SWITCH,
+        "parameters": {**params, "reply": {"description": _PARAMETERS["reply"]}},
+        "messages": {"intake-answer": {"$ref": "#/components/messages/intake-answer"}},
+    }
+    operations["sendIntakeReply"] = {"action": "send", "channel": {"$ref": "#/channels/intakeReply"},
                                      "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
 
 
@@ -227,8 +247,8 @@ def asyncapi() -> dict[str, Any]:
                                    "bindings": {"mqtt": {"bindingVersion": "0.2.0", "correlationData": {
                                        "type": "string"}, "responseTopic": {"type": "string"}}}}
     for cid, (address, ids, action, retain, description) in CHANNELS.items():
-        params: dict[str, Any] = {name: {"description": f"configured {name} id"}
-                  for name in ("site", "gw", "lane", "severity", "command") if "{" + name + "}" in address}
+        params: dict[str, Any] = {name: {"description": _PARAMETERS.get(name, f"configured {name} id")}
+                  for name in ("site", "gw", "lane", "severity", "command", "reply") if "{" + name + "}" in address}
         if "severity" in params:
             params["severity"] = {"enum": ["low", "medium", "high", "critical"]}
         refs = [f"#/components/messages/{i.removeprefix('bx.').replace('.', '-')}" for i in ids] or [

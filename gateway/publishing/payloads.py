@@ -134,7 +134,9 @@ class LaneState(Payload):
     occupied: bool = False
     passage_id: str | None = None
     counts: dict[str, int] = Field(default_factory=dict, description="identifiers by key type, current passage")
-    decision: Decision | None = None
+    decision: Decision | None = Field(
+        None, description="the decision of the closed passage passageId names; absent while a passage is "
+                          "open (occupied) and when the passage closed without an enrichment result")
     detail: str | None = None
     time: str
 
@@ -144,7 +146,10 @@ class PassageSummary(Payload):
 
     id: str
     lane: str
-    direction: Literal["inbound", "outbound", "unknown"]
+    direction: Literal["inbound", "outbound", "unknown"] = Field(
+        description="unknown while the passage is open until the evidence decides (both barriers, or "
+                    "identifiers that have left the zone they were seen in first); a closed passage without "
+                    "evidence takes the lane's default_direction")
     state: Literal["open", "closed"]
     opened_at: str
     closed_at: str | None = None

@@ -18,6 +18,20 @@ Every segment is a configured id (site, gateway, lane, command) or a fixed word 
 severity): plates, names, EORIs, MRNs and SSCCs never appear in a topic, because broker logs and
 ACL audits see topics in clear.  The audience comes right after the base so one ACL line per
 consumer (``bx/v1/sps/#``) is enough.
+
+Replies go only under a fixed prefix next to the requests they answer, never to any topic a caller
+names, so that a request cannot make the gateway publish on its other topics (a ``ping`` with the
+Response Topic ``.../customs/.../enriched/lane1`` would otherwise put a reply among the customs
+records).  The prefix is what the broker's ACL grants callers read on (``docs/mqtt-topics.md``):
+
+>>> t.replies
+'bx/v1/cmd/de-ffo/gw-1/reply/'
+>>> check_reply_topic("bx/v1/cmd/de-ffo/gw-1/reply/console-7", t.replies)
+'bx/v1/cmd/de-ffo/gw-1/reply/console-7'
+>>> check_reply_topic("bx/v1/customs/de-ffo/gw-1/enriched/lane1", t.replies)
+Traceback (most recent call last):
+...
+ValueError: the response topic must be under bx/v1/cmd/de-ffo/gw-1/reply/
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from gateway.config.common import check_topic_segment
 Agency = Literal["sps", "cites"]
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+MAX_TOPIC_BYTES = 65_535  # MQTT's limit on a topic name (a UTF-8 string with a 16-bit length)
 TopicClass = Literal["status", "capabilities", "lane_state", "passage", "observation", "enriched", "flag",
                      "referral", "command", "response"]
 
@@ -106,3 +121,29 @@ class Topics:
     def commands(self) -> str:
         """Subscription filter for every command addressed to this gateway."""
         return f"{self.base}/cmd/{self.site}/{self.gateway}/+"
+
+    @property
+    def replies(self) -> str:
+        """The prefix of every command reply: a request's response topic must lie under it (two levels or
+        more below the command topics, so the command subscription never sees a reply)."""
+        return f"{self.base}/cmd/{self.site}/{self.gateway}/{REPLY}/"
+
+
+REPLY = "reply"  # the level under cmd/{site}/{gw}/ and in/{site}/{gw}/ that holds the replies
+
+
+def check_reply_topic(topic: object, prefix: str) -> str:
+    """``topic`` when a reply may go there: a topic name under ``prefix``; else ``ValueError`` saying why."""
+    if not isinstance(topic, str):
+        raise ValueError("the response topic must be a string")
+    if not topic.startswith(prefix) or len(topic) == len(prefix):
+        raise ValueError(f"the response topic must be under {prefix}")
+    if "+" in topic or "#" in topic or "\x00" in topic:
+        raise ValueError("the response topic must not contain wildcards (+, #) or NUL")
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate from a JSON body ("\\ud800")
+        raise ValueError("the response topic is not valid UTF-8") from None
+    if size > MAX_TOPIC_BYTES:
+        raise ValueError(f"the response topic is longer than {MAX_TOPIC_BYTES} bytes")
+    return topic

@@ -146,33 +146,59 @@ def test_every_hostile_message_gets_an_answer_and_every_good_record_is_kept(mqtt
 
 
 def test_a_response_topic_gets_the_stored_count_of_a_clean_message(mqtt_broker: Any, tmp_path: Path) -> None:
+    """Under ``in/{site}/{gw}/reply/`` the answer goes to the Response Topic; any other Response Topic (a
+    customs topic, one of the sender's own) gets nothing, and the error topic names it (#22 item 5)."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
     base = f"test/{uuid.uuid4().hex[:10]}"
     topics = intake_topics(base, "site1", "gw1")
     replies: queue.Queue[dict[str, Any]] = queue.Queue()
-    reply_topic = f"{base}/replies/me"
+    reply_topic = f"{base}/in/site1/gw1/reply/me"
     listener = _client(mqtt_broker, replies, reply_topic)
+    errors: queue.Queue[dict[str, Any]] = queue.Queue()
+    error_listener = _client(mqtt_broker, errors, topics["error"])
+    outside = [f"{base}/customs/site1/gw1/enriched/lane1", f"{base}/replies/me", f"{base}/in/site1/gw1/reply"]
+    seen: list[str] = []  # the topic of everything published under the base
+    outside_listener = _client(mqtt_broker)
+    outside_listener.on_message = lambda _c, _u, msg: seen.append(msg.topic)
+    outside_listener.subscribe(f"{base}/#", qos=1)
     store = Store(tmp_path / "db.sqlite")
     intake = MqttIntake(store, MqttConfig(url=mqtt_broker.url, base_topic=base), site="site1", gateway="gw1",
                         client_id=f"intake-{uuid.uuid4().hex[:8]}")
     intake.start()
     pub = _client(mqtt_broker)
+
+    def send(parties: list[dict[str, str]], response_topic: str, correlation: bytes) -> None:
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = response_topic
+        props.CorrelationData = correlation
+        pub.publish(topics["parties"], json.dumps(parties), qos=1, properties=props).wait_for_publish(5)
+
     try:
         assert intake.subscribed.wait(10)
         time.sleep(0.2)
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.ResponseTopic = reply_topic
-        props.CorrelationData = b"req-1"
-        pub.publish(topics["parties"], json.dumps([{"partyRef": "p1"}, {"partyRef": "p2"}]), qos=1,
-                    properties=props).wait_for_publish(5)
+        send([{"partyRef": "p1"}, {"partyRef": "p2"}], reply_topic, b"req-1")
         answer = replies.get(timeout=10)
         assert answer == {"topic": topics["parties"], "kind": "parties", "stored": {"created": 2}, "errors": []}
+        for n, topic in enumerate(outside, start=3):
+            send([{"partyRef": f"p{n}"}], topic, f"req-{n}".encode())
+            answer = errors.get(timeout=10)
+            assert answer["stored"] == {"created": 1}  # stored all the same
+            assert answer["errors"] == [{"index": None, "path": "(responseTopic)", "message":
+                                         f"the response topic must be under {base}/in/site1/gw1/reply/: "
+                                         "not answered there"}]
+        assert _wait(lambda: intake.handled == 1 + len(outside))
+        assert _wait(lambda: seen.count(topics["error"]) == len(outside))
+        assert not set(outside) & set(seen), seen  # the intake published nothing where it was told to
+        assert all(store.party(f"p{n}") is not None for n in range(1, 3 + len(outside)))
+        assert replies.empty()
     finally:
         intake.stop()
         pub.loop_stop()
         listener.loop_stop()
+        error_listener.loop_stop()
+        outside_listener.loop_stop()
         store.close()
 
 

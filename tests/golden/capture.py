@@ -54,7 +54,7 @@ GATEWAY = "gw-golden"
 SEED = 1
 T0 = 1_767_225_600.0  # 2026-01-01T00:00Z, as in gateway.service.demo.offline_summary
 TICK_S = 0.2  # the service's ticker
-REPLY = "bx/v1/golden/reply"
+REPLY = "bx/v1/cmd/{site}/" + GATEWAY + "/reply/golden"  # replies go only under cmd/{site}/{gw}/reply/
 EXPIRY_TOLERANCE_S = 3  # a broker counts a message's expiry down while it waits
 
 # API answers recorded in full, and those recorded by digest (the committed contract files: their own test
@@ -112,7 +112,7 @@ class Recorder:
     """An MQTT 5 subscriber that keeps everything under the golden gateway's topics, per topic in order."""
 
     def __init__(self, host: str, port: int, site: str) -> None:
-        self.filters = [f"bx/v1/+/{site}/{GATEWAY}/#", REPLY]
+        self.filters = [f"bx/v1/+/{site}/{GATEWAY}/#"]  # the replies under cmd/{site}/{gw}/reply/ among them
         self.topics: dict[str, list[dict[str, Any]]] = {}
         self.count = 0
         self.closed = False
@@ -127,7 +127,7 @@ class Recorder:
         self.host, self.port = host, port
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if self.closed or "/cmd/" in message.topic:  # our own requests, and our clean-up
+        if self.closed or ("/cmd/" in message.topic and "/reply/" not in message.topic):  # our own requests
             return
         entry = {"qos": message.qos, "retain": bool(message.retain), "props": _props(message),
                  "payload": normalise_payload(message.topic, bytes(message.payload))}
@@ -224,7 +224,7 @@ def _command(host: str, port: int, site: str, name: str, body: bytes, correlatio
     client.loop_start()
     try:
         props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.ResponseTopic = REPLY
+        props.ResponseTopic = REPLY.format(site=site)
         props.CorrelationData = correlation.encode()
         client.publish(f"bx/v1/cmd/{site}/{GATEWAY}/{name}", body, qos=1, properties=props).wait_for_publish(5)
     finally:

@@ -18,3 +18,6 @@ def test_demo_scenario_is_unchanged_on_the_wire(mqtt_broker: SharedBroker) -> No
     got = capture(mqtt_broker.host, mqtt_broker.port)
     problems = compare(expected, got)
     assert not problems, "\n".join(problems[:20])
+    # #22 item 6: a lane's retained state never shows a decision while a truck is in the lane
+    states = [json.loads(m["payload"]) for topic, ms in got["mqtt"].items() if topic.endswith("/state") for m in ms]
+    assert states and not [s for s in states if s.get("occupied") and "decision" in s]

@@ -227,12 +227,12 @@ def test_command_request_response(mqtt_broker: SharedBroker, tmp_path: Path) -> 
     pub = make_publisher(tmp_path, mqtt_broker.host, mqtt_broker.port, gateway="gw-cmd")
     pub.on_command("lane-count", lambda req: {"lanes": len(pub.lanes), "echo": req.get("x")})
     pub.start()
-    replies = Subscriber(mqtt_broker.host, mqtt_broker.port, "test/replies/gw-cmd").start()
+    replies = Subscriber(mqtt_broker.host, mqtt_broker.port, "bx/v1/cmd/s1/gw-cmd/reply/test").start()
     try:
         assert pub.link.connected.wait(10)
         time.sleep(0.3)  # let the gateway's SUBACK land
         props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.ResponseTopic = "test/replies/gw-cmd"
+        props.ResponseTopic = "bx/v1/cmd/s1/gw-cmd/reply/test"
         props.CorrelationData = b"req-7"
         replies.client.publish("bx/v1/cmd/s1/gw-cmd/lane-count", b'{"x": 1}', qos=1, properties=props)
         replies.client.publish("bx/v1/cmd/s1/gw-cmd/nope", b"{}", qos=1, properties=props)

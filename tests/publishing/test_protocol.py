@@ -78,9 +78,9 @@ def _command_over_311(broker: MosquittoBroker, pub: Publisher) -> list[dict[str,
     requester.connect(broker.host, broker.port)
     requester.loop_start()
     try:
-        requester.subscribe("test/replies/311", qos=1)
+        requester.subscribe("bx/v1/cmd/s1/gw-311/reply/req-311", qos=1)
         time.sleep(0.3)  # SUBACK
-        request = {"responseTopic": "test/replies/311", "correlationId": "req-9"}
+        request = {"responseTopic": "bx/v1/cmd/s1/gw-311/reply/req-311", "correlationId": "req-9"}
         requester.publish("bx/v1/cmd/s1/gw-311/ping", json.dumps(request), qos=1)
         deadline = time.monotonic() + 10
         while not got and time.monotonic() < deadline:

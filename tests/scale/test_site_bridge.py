@@ -4,11 +4,13 @@ A gateway publishes to its post's Mosquitto; the bridge forwards to the central 
 consumer with a persistent session reads everything. The central broker is stopped for 30 s (the
 figure the issue asks for) while the gateway keeps publishing: the gateway's outbox empties into the
 site broker, the site broker queues for the bridge, and after the centre returns every event arrives
-(duplicates only as the same CloudEvents id). Intake and commands cross the other way.
+(duplicates only as the same CloudEvents id). Intake and commands cross the other way, and command replies
+out again, once.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -85,3 +87,30 @@ def test_bridge_to_a_nats_cluster_rides_out_a_node_kill(nats3: NatsCluster, tmp_
     assert not missing, f"{len(missing)} of {len(set(stored))} events lost"
     assert consumer.conflicting_duplicates() == []
     assert intake is not None
+
+
+def test_a_command_from_the_centre_is_answered_under_the_reply_prefix_once(tmp_path: Path) -> None:
+    """Commands come in over the bridge (``cmd/{site}/+/+``) and their replies go out
+    (``cmd/{site}/+/reply/#``); a reply never comes back in, so it reaches the centre exactly once."""
+    with bridged_site(tmp_path) as (site, central):
+        at_site = EventConsumer([site.url], "bx/v1/#").start()
+        assert at_site.wait_for(lambda d: d.topic == bridge_state_topic() and d.payload == b"1", 10)
+        consumer = EventConsumer([central.url], "bx/v1/cmd/#", client_id="central-console").start()
+        pub = make_publisher(tmp_path / "gw", site.host, site.port, gateway="gw-1", site=EXAMPLE_SITE)
+        pub.start()
+        reply = f"bx/v1/cmd/{EXAMPLE_SITE}/gw-1/reply/console"
+        try:
+            assert pub.link.subscribed.wait(10)
+            # the bridge speaks 3.1.1: the response topic and the correlation id travel in the body
+            request = json.dumps({"responseTopic": reply, "correlationId": "c-1"}).encode()
+            consumer.publish(f"bx/v1/cmd/{EXAMPLE_SITE}/gw-1/ping", request)
+            got = consumer.wait_for(lambda d: d.topic == reply, 15)
+            time.sleep(1.0)  # a reply looping back over the bridge would arrive again within this
+            replies = [d for d in consumer.snapshot() if d.topic == reply]
+            at_site_replies = [d for d in at_site.snapshot() if d.topic == reply]
+        finally:
+            pub.stop()
+            consumer.stop()
+            at_site.stop()
+    assert got is not None and json.loads(got.payload)["ok"] is True
+    assert len(replies) == 1 and len(at_site_replies) == 1
