@@ -14,10 +14,23 @@ list and stays valid when the encoding rules change.  See ``config/scenarios/dem
 (['r1'], 30.0)
 >>> [(a.start, a.end, a.labels) for a in s.camera]
 [(3.0, 6.0, (('datamatrix', '(01)04012345000016(10)A1'),))]
+
+Induction loops wired to a reader's general-purpose inputs: ``loops`` names the reader and the GPI
+ports of the entry and exit loops.  The entry loop is occupied from the truck's start for
+``occupy_s`` (1.5 s), the exit loop from when the truck's tags leave the last antenna's field;
+each occupation is a rising and a falling edge (:class:`GpiEdge`), which the LLRP simulator plays:
+
+>>> s = load_scenario_dict({"trucks": [{"name": "t", "lane": "lane1", "reader": "r1", "start": 2,
+...     "antennas": [1, 2], "dwell": 3, "loops": {"reader": "r1", "entry": 1, "exit": 2}}]})
+>>> [(e.reader, e.port, e.time, e.high) for e in s.gpi]
+[('r1', 1, 2.0, True), ('r1', 1, 3.5, False), ('r1', 2, 6.0, True), ('r1', 2, 7.5, False)]
+>>> [e.time for e in edges_between(s.gpi, 0.0, 20.0, repeat_s=10.0)]
+[2.0, 3.5, 6.0, 7.5, 12.0, 13.5, 16.0, 17.5]
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +57,50 @@ class CameraAppearance:
 
 
 @dataclass(frozen=True, slots=True)
+class GpiEdge:
+    """A general-purpose input of ``reader`` going high (loop occupied) or low at scenario ``time``."""
+
+    reader: str
+    port: int
+    time: float
+    high: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     world: TagWorld
     trucks: tuple[Truck, ...]
     camera: tuple[CameraAppearance, ...]
     repeat_s: float | None
+    gpi: tuple[GpiEdge, ...] = ()
+
+
+def edges_between(edges: tuple[GpiEdge, ...], t0: float, t1: float, repeat_s: float | None = None) -> list[GpiEdge]:
+    """The edges with ``t0 < time <= t1`` (shifted by whole repeats when the scenario repeats), in order."""
+    if t1 <= t0:
+        return []
+    if not repeat_s:
+        return sorted((e for e in edges if t0 < e.time <= t1), key=lambda e: (e.time, e.port))
+    out: list[GpiEdge] = []
+    cycle = max(0, math.floor(t0 / repeat_s))
+    while cycle * repeat_s <= t1:
+        base = cycle * repeat_s
+        out += [GpiEdge(e.reader, e.port, e.time + base, e.high) for e in edges if t0 < e.time + base <= t1]
+        cycle += 1
+    return sorted(out, key=lambda e: (e.time, e.port))
+
+
+def loop_edges(loops: dict[str, Any], start: float, antennas: int, dwell: float) -> list[GpiEdge]:
+    """The entry and exit loops of one truck (see the module docstring)."""
+    reader = str(loops["reader"])
+    occupy = float(loops.get("occupy_s", 1.5))
+    leaves = start + dwell + (max(antennas, 1) - 1) * dwell / 3.0  # the last antenna's field ends
+    out: list[GpiEdge] = []
+    for key, at in (("entry", start), ("exit", float(loops.get("exit_at", leaves - start)) + start)):
+        if loops.get(key) is not None:
+            port = int(loops[key])
+            out += [GpiEdge(reader, port, round(at, 6), True), GpiEdge(reader, port, round(at + occupy, 6), False)]
+    return out
 
 
 def encode_tag(tag: str | dict[str, Any], company_prefix_length: int, filter_value: int) -> str:
@@ -68,6 +120,7 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
     tracks: list[TagTrack] = []
     trucks: list[Truck] = []
     camera: list[CameraAppearance] = []
+    gpi: list[GpiEdge] = []
     for raw in data.get("trucks", []):
         dwell = float(raw.get("dwell", 4.0))
         start = float(raw["start"])
@@ -76,7 +129,7 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
         epcs = [encode_tag(t, gcp, 2 if isinstance(t, str) and t.startswith("(00)") else 1) for t in tags]
         trucks.append(Truck(str(raw.get("name", f"truck-{len(trucks) + 1}")), str(raw["lane"]), start,
                             tuple(epcs), tuple(t if isinstance(t, str) else str(t["data"]) for t in tags)))
-        tracks += truck_passage(str(raw["reader"]), raw.get("antennas", [1, 2]), epcs, start, dwell=dwell,
+        tracks += truck_passage(str(raw.get("reader", "")), raw.get("antennas", [1, 2]), epcs, start, dwell=dwell,
                                 peak_rssi=float(raw.get("peak_rssi", -45.0)), rate_hz=float(raw.get("rate_hz", 40.0)),
                                 reverse=bool(raw.get("reverse", False)))
         for extra in raw.get("also_read_by", []):
@@ -87,12 +140,15 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
             tracks += truck_passage(str(cross["reader"]), cross.get("antennas", [1]), epcs, start, dwell=dwell,
                                     peak_rssi=float(cross.get("peak_rssi", -74.0)),
                                     rate_hz=float(cross.get("rate_hz", 10.0)))
+        if raw.get("loops"):
+            gpi += loop_edges(raw["loops"], start, len(raw.get("antennas", [1, 2])), dwell)
         labels = tuple((str(label["kind"]), str(label["data"])) for label in raw.get("camera", []))
         if labels:
             camera.append(CameraAppearance(start + 1.0, start + 1.0 + dwell * 0.75, labels))
     world = TagWorld(tracks, seed=seed, duration=data.get("duration"), name=str(data.get("name", "scenario")),
                      repeat_s=float(repeat) if repeat else None)
-    return Scenario(world, tuple(trucks), tuple(camera), float(repeat) if repeat else None)
+    return Scenario(world, tuple(trucks), tuple(camera), float(repeat) if repeat else None,
+                    tuple(sorted(gpi, key=lambda e: (e.time, e.reader, e.port))))
 
 
 def load_scenario(path: str | Path, seed: int = 0) -> Scenario:
