@@ -18,6 +18,7 @@ from gateway.config.common import Section, TopicSegment
 from gateway.config.enrichment import EnrichmentConfig
 from gateway.config.lane_engine import LaneEngineConfig
 from gateway.config.mqtt import MqttConfig
+from gateway.vehicle import country_code
 
 Zone = Literal["entry", "portal", "exit"]
 DecoderName = Literal["zxing", "zbar"]
@@ -65,7 +66,8 @@ class ReaderConfig(Section):
 
 class CameraConfig(Section):
     id: TopicSegment
-    url: str = Field(description="camera:0, camera:rtsp://..., camera:file.mp4, images:./dir, camera:sim?...")
+    url: str = Field(description="camera:0, camera:rtsp://..., camera:file.mp4, images:./dir, camera:sim?...; "
+                     "ANPR: anpr+webhook://0.0.0.0:8090/lpr?preset=rekor|hikvision|generic, anpr+mqtt://host/topic?...")
     zone: Zone = "portal"
     decoders: list[DecoderName] = Field(
         default_factory=_default_decoders, description="decoder backends, in order of preference")
@@ -75,7 +77,7 @@ class CameraConfig(Section):
     def _url(cls, value: str) -> str:
         scheme = scheme_of(value)
         if scheme not in CAMERA_SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r} (use camera: or images:)")
+            raise ValueError(f"unknown scheme {scheme!r} (use camera:, images:, anpr+webhook: or anpr+mqtt:)")
         validate_url(value)  # the driver's option checks (roi, decoder, window ...)
         return value
 
@@ -85,8 +87,24 @@ class LaneConfig(Section):
     name: str | None = None
     read_point_gln: str | None = Field(None, description="GLN of the border post (13 digits); lane via AI 254")
     default_direction: Literal["inbound", "outbound", "unknown"] = "unknown"
+    plate_country: str | None = Field(
+        None, description="country of the plates read in this lane when the camera does not say (ISO 3166 "
+        "alpha-2 or alpha-3, e.g. DE)")
+    open_on: Literal["any", "trigger"] | None = Field(
+        None, description="overrides lane_engine.open_on for this lane (trigger: only its loops, light "
+        "barriers or lane controller open passages)")
     readers: list[ReaderConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("plate_country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = country_code(value)
+        if code is None:
+            raise ValueError(f"{value!r} is not an ISO 3166 country code")
+        return code
 
     @field_validator("read_point_gln")
     @classmethod

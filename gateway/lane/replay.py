@@ -25,11 +25,11 @@ from gateway.identity import Identifier
 from gateway.lane.engine import LaneEngine
 from gateway.lane.events import LaneEvent
 from gateway.lane.triggers import Trigger
-from gateway.reads import Read, SourceStatus
+from gateway.reads import Read, SourceStatus, VehicleRead
 from simulators.tag_world import SimRead, TagWorld
 
 Decoder = Callable[[str], Identifier]
-EngineInput = Read | Trigger | SourceStatus
+EngineInput = Read | Trigger | SourceStatus | VehicleRead
 
 
 def gs1_epc_decoder() -> Decoder:

@@ -29,7 +29,7 @@ from gateway.config import SiteConfig
 from gateway.lane.passage import Passage, PassageEvent
 from gateway.lane.triggers import Trigger
 from gateway.publishing.outbox import OutboxFull
-from gateway.reads import Read, SourceEvent, SourceStatus
+from gateway.reads import Read, SourceEvent, SourceStatus, VehicleRead
 from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
 from gateway.service.live import LiveState
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class LaneEngine(Protocol):
-    def feed(self, event: Read | SourceStatus | Trigger) -> list[Any]: ...
+    def feed(self, event: Read | SourceStatus | Trigger | VehicleRead) -> list[Any]: ...
 
     def tick(self, now: float) -> list[Any]: ...
 
@@ -123,7 +123,7 @@ class Gateway:
     # -- the data path ------------------------------------------------------------------
 
     def on_source_event(self, event: SourceEvent | Trigger) -> None:
-        if isinstance(event, Trigger):  # GPI edges and camera zones open/close passages
+        if isinstance(event, (Trigger, VehicleRead)):  # loops, camera zones, plates: the vehicle, not its goods
             self._handle_lane_events(self.engine.feed(event))
             return
         if isinstance(event, SourceStatus):
