@@ -85,6 +85,12 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/test_readme_config.py::test_every_documented_key_is_in_the_schema_and_passes_config_check
 * codec fuzzing (>= 10,000 examples/CI):
     tests/test_bad_input.py::test_every_codec_fuzz_test_runs_fuzz_examples
+* a second gateway on the same storage, an unusable API certificate, a database of a newer release:
+    tests/service/test_operations.py::test_a_second_gateway_on_the_same_storage_refuses
+    tests/service/test_operations.py::test_start_up_failures_are_one_line
+* backups that are not ours, damaged or of another gateway; a restore while a gateway runs:
+    tests/storage/test_backup_retention.py::test_restore_checks_before_it_replaces
+    tests/storage/test_backup_retention.py::test_restore_refuses_while_a_gateway_holds_the_storage
 
 The service-level test runs the real ``border-gateway run`` process against a real Mosquitto, an LLRP
 reader simulator and the Impinj webhook receiver, and throws bad input at all of its doors at once.

@@ -62,6 +62,10 @@ MALFORMED: dict[str, tuple[list[str], str, str]] = {
                         "border-gateway simulate camera: --size must be WxH, got 'big'"),
     "config check": (["{tmp}/site.yaml"], "stderr", "invalid YAML"),
     "config schema": (["--indent", "2"], "stderr", "error: unrecognized arguments: --indent 2"),
+    "config example": (["--indent", "2"], "stderr", "error: unrecognized arguments: --indent 2"),
+    "backup": (["--config", "{tmp}/site.yaml", "{tmp}/b.tar.gz"], "stderr", "invalid YAML"),
+    "restore": (["--config", "{tmp}/site.yaml", "{tmp}/b.tar.gz"], "stderr", "invalid YAML"),
+    "purge": (["--config", "{tmp}/site.yaml"], "stderr", "invalid YAML"),
     "import": (["declarations", "{tmp}/site.yaml", "--db", "{tmp}/x.db"], "stderr", "Expecting value"),
 }
 

@@ -161,13 +161,13 @@ KEY_SAMPLES: dict[str, Any] = {
     "lanes[].cameras[].id": "c1", "lanes[].cameras[].url": "camera:0", "lanes[].cameras[].decoders": ["zxing"],
     "lane_engine.key_types": ["sscc", "sgtin"],
     "mqtt.username": "gw", "mqtt.password": "secret", "mqtt.tls": {"ca": "ca.pem", "cert": "gw.pem", "key": "gw.key"},
-    "api.tokens": ["write-token"], "api.read_tokens": ["read-token"],
+    "api.tls": {"cert": "api.crt", "key": "api.key"}, "api.tokens": ["write-token"], "api.read_tokens": ["read-token"],
     "enrichment.border_office": "DE004056", "enrichment.eta_windows": {"DE004056": {"before_h": 12, "after_h": 24}},
     "enrichment.agency_routing": "routing.yaml", "enrichment.rules": "rules.yaml",
 }
 
 
-SECTION_ROWS = ("lanes[].readers[]", "lanes[].cameras[]", "lane_engine", "mqtt", "api", "enrichment")
+SECTION_ROWS = ("lanes[].readers[]", "lanes[].cameras[]", "lane_engine", "mqtt", "api", "storage", "enrichment")
 VALUE_WORDS = {"auto", "true", "false"}  # backticked values in the table's meaning column
 
 
@@ -245,7 +245,7 @@ def test_every_documented_key_is_in_the_schema_and_passes_config_check(tmp_path:
     for key in sorted(set(keys), key=len, reverse=True):  # nested keys before the sections holding them
         node = _schema_node(schema, key)
         assert node is not None, f"the README documents {key!r}, which the site file does not have"
-        if key.count(".") and key.rsplit(".", 1)[0] in ("mqtt.tls", "lanes[].readers[].antennas"):
+        if key.count(".") and key.rsplit(".", 1)[0] in ("mqtt.tls", "api.tls", "lanes[].readers[].antennas"):
             continue  # filled by the sample of the section
         value = KEY_SAMPLES.get(key, node.get("default"))
         if value is None and _resolve(schema, node).get("type") == "object":

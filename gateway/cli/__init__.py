@@ -25,11 +25,11 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
-from gateway.cli import config_cmd, decode, demo, import_cmd, read, run, simulate
+from gateway.cli import config_cmd, decode, demo, import_cmd, read, run, simulate, storage_cmd
 from gateway.cli.common import CLIParser
 from gateway.logs import add_logging_arguments, configure_logging
 
-SUBCOMMANDS = (run, demo, decode, read, simulate, config_cmd, import_cmd)
+SUBCOMMANDS = (run, demo, decode, read, simulate, config_cmd, import_cmd, storage_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

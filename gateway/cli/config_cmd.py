@@ -1,4 +1,4 @@
-"""``border-gateway config check FILE`` / ``config schema``."""
+"""``border-gateway config check FILE`` / ``config schema`` / ``config example``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gateway.config import ConfigError, json_schema, load_config
+from gateway.shipped import shipped
 
 
 def register(subparsers: Any) -> None:
@@ -18,6 +19,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=handle_check)
     schema = actions.add_parser("schema", help="print the JSON Schema of the site YAML")
     schema.set_defaults(handler=handle_schema)
+    example = actions.add_parser("example", help="print the documented two-lane example site file "
+                                 "(start a site.yaml from it)")
+    example.set_defaults(handler=handle_example)
 
 
 def handle_check(args: argparse.Namespace) -> int:
@@ -36,4 +40,9 @@ def handle_check(args: argparse.Namespace) -> int:
 def handle_schema(args: argparse.Namespace) -> int:
     json.dump(json_schema(), sys.stdout, indent=2)
     print()
+    return 0
+
+
+def handle_example(args: argparse.Namespace) -> int:
+    sys.stdout.write(shipped("site.example.yaml").read_text(encoding="utf-8"))
     return 0

@@ -14,6 +14,7 @@ from gateway.config.loader import ConfigError, format_loc, load_config, parse_co
 from gateway.config.site import (
     AntennaConfig,
     ApiConfig,
+    ApiTlsConfig,
     CameraConfig,
     LaneConfig,
     ReaderConfig,
@@ -24,6 +25,7 @@ from gateway.config.site import (
 __all__ = [
     "AntennaConfig",
     "ApiConfig",
+    "ApiTlsConfig",
     "CameraConfig",
     "ConfigError",
     "LaneConfig",

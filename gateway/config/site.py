@@ -11,13 +11,15 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 
 from drivers.registry import CAMERA_SCHEMES, READER_SCHEMES, scheme_of, validate_url
 from gateway.config.common import Section, TopicSegment
 from gateway.config.enrichment import EnrichmentConfig
 from gateway.config.lane_engine import LaneEngineConfig
 from gateway.config.mqtt import MqttConfig
+from gateway.storage.retention import KINDS as RETENTION_KINDS
+from gateway.storage.retention import periods as retention_periods
 from gateway.vehicle import country_code
 
 Zone = Literal["entry", "portal", "exit"]
@@ -114,8 +116,14 @@ class LaneConfig(Section):
         return value
 
 
+class ApiTlsConfig(Section):
+    cert: Path = Field(description="PEM certificate chain of the API (server certificate first)")
+    key: Path = Field(description="PEM private key of that certificate (unencrypted; readable by the service only)")
+
+
 class ApiConfig(Section):
     bind: str = Field("127.0.0.1:8080", description="host:port of the HTTP API and dashboard")
+    tls: ApiTlsConfig | None = Field(None, description="serve HTTPS with this certificate and key")
     tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens allowed to write")
     read_tokens: list[SecretStr] | None = Field(None, description="if set, reads need one of these (or a write token)")
     max_body_bytes: int = Field(5_000_000, ge=1024)
@@ -141,6 +149,18 @@ class ApiConfig(Section):
 
 class StorageConfig(Section):
     path: Path = Field(Path("./data"), description="directory for the SQLite stores (outbox, declarations)")
+    retention: dict[str, PositiveFloat | None] = Field(
+        default_factory=dict,
+        description="days each kind of data is kept (null: until deleted by hand), applied daily by the "
+        "service and by `border-gateway purge`; kinds and defaults: " + "; ".join(
+            f"{k.name} ({'kept' if k.default_days is None else f'{k.default_days:g} days'}): {k.holds}"
+            for k in RETENTION_KINDS))
+
+    @field_validator("retention")
+    @classmethod
+    def _kinds(cls, value: dict[str, float | None]) -> dict[str, float | None]:
+        retention_periods(value)  # names the unknown kinds
+        return value
 
 
 class SiteConfig(Section):

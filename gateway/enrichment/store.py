@@ -41,48 +41,13 @@ from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.keys import find_ssccs, gs1_ok, normalise_container, normalise_plate
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
+from gateway.storage.files import ENRICHMENT_DB
+from gateway.storage.schema import migrate
+from gateway.storage.schemas import ENRICHMENT
 
-DB_FILENAME = "enrichment.sqlite"
+DB_FILENAME = ENRICHMENT_DB
 
 Outcome = Literal["created", "amended", "unchanged", "stale", "updated"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS declarations (
-    id INTEGER PRIMARY KEY,
-    mrn TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    current INTEGER NOT NULL DEFAULT 0,
-    office TEXT,
-    eta REAL,
-    digest TEXT NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (mrn, version)
-);
-CREATE INDEX IF NOT EXISTS declarations_office_eta ON declarations (office, eta) WHERE current = 1;
-CREATE TABLE IF NOT EXISTS decl_keys (
-    key_type TEXT NOT NULL,
-    key TEXT NOT NULL,
-    decl_id INTEGER NOT NULL,
-    PRIMARY KEY (key_type, key, decl_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS decl_keys_decl ON decl_keys (decl_id);
-CREATE TABLE IF NOT EXISTS products (
-    gtin TEXT PRIMARY KEY,
-    hs6 TEXT,
-    digest TEXT NOT NULL,
-    body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS parties (
-    party_ref TEXT PRIMARY KEY,
-    gln TEXT,
-    eori TEXT,
-    lei TEXT,
-    digest TEXT NOT NULL,
-    body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS parties_gln ON parties (gln) WHERE gln IS NOT NULL;
-CREATE INDEX IF NOT EXISTS parties_eori ON parties (eori) WHERE eori IS NOT NULL;
-"""
 
 _IN_CHUNK = 500  # keys per ``IN (...)`` list of :meth:`Store.find_many` (SQLite allows 32766 parameters)
 
@@ -181,7 +146,8 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        # The schema, and its migrations from earlier releases: gateway.storage.schemas.ENRICHMENT
+        migrate(self._db, ENRICHMENT, None if self.path == ":memory:" else Path(self.path))
         # Parsed declarations by row id (a row's body never changes: a new version is a new row) and
         # parsed products by body digest (see :meth:`product`); both LRU, ``cache_size`` entries each.
         self._cache: OrderedDict[int, Declaration] = OrderedDict()

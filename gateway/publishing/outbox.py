@@ -34,36 +34,13 @@ from typing import Literal
 
 import orjson
 
+from gateway.storage.schema import migrate
+from gateway.storage.schemas import OUTBOX
+
 log = logging.getLogger(__name__)
 
 FullPolicy = Literal["drop_oldest", "reject_new"]
 DropReason = Literal["full", "age"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    qos INTEGER NOT NULL,
-    retain INTEGER NOT NULL,
-    props TEXT NOT NULL,
-    lane TEXT,
-    created REAL NOT NULL,
-    counter_key TEXT,
-    counter_value INTEGER
-);
-CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, updated REAL NOT NULL);
-"""
-# A counter travels on a message row and is saved by this trigger, so that one INSERT statement (one
-# implicit transaction, one commit) stores the messages and the counter together.
-_TRIGGER = """
-CREATE TRIGGER IF NOT EXISTS outbox_counter AFTER INSERT ON outbox WHEN NEW.counter_key IS NOT NULL
-BEGIN
-    INSERT INTO counters (key, value, updated) VALUES (NEW.counter_key, NEW.counter_value, NEW.created)
-    ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value), updated = excluded.updated;
-END;
-"""
-
 
 def _props_json(props: Mapping[str, object]) -> str:
     """The stored form of a message's MQTT 5 properties (flat strings and numbers: orjson, compact)."""
@@ -143,12 +120,7 @@ class Outbox:
         # bursty part of SQLite); :meth:`checkpoint`, called by the sender thread on its own
         # connection, does it alongside.  The large automatic threshold is only a safety net.
         self._db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        for column, kind in (("counter_key", "TEXT"), ("counter_value", "INTEGER")):
-            if column not in columns:  # an outbox written by an earlier version
-                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
-        self._db.executescript(_TRIGGER)
+        migrate(self._db, OUTBOX, path)  # the schema and its migrations: gateway.storage.schemas.OUTBOX
         self._checkpointer: sqlite3.Connection | None = None
         self._depth = int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         # Rows with an id above ``_floor`` are all in ``_recent`` (in id order) until taken.

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.config import ConfigError, SiteConfig, load_config
 from gateway.json_limits import loads
 from gateway.service.broker import LOOPBACK, MosquittoBroker, free_port, port_open
+from gateway.shipped import shipped
 
 if TYPE_CHECKING:
     from gateway.enrichment.store import Store
@@ -58,10 +59,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "config" / "demo.yaml"
-SCENARIO = ROOT / "config" / "scenarios" / "demo.yaml"
-DATA = ROOT / "config" / "demo-data"
+# config/ in a checkout, gateway/examples in an installed wheel (see gateway.shipped)
+CONFIG = shipped("demo.yaml")
+SCENARIO = shipped("scenarios/demo.yaml")
+DATA = shipped("demo-data/declarations.json").parent
 DEFAULT_API_PORT = 8080
 # Seconds between starting the simulators and the scenario's time 0.  The first truck arrives at
 # 4 s, so the gateway has LEAD_S + 4 s to build itself and connect to every source; start-up

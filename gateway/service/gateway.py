@@ -90,6 +90,7 @@ class Gateway:
         self.live = LiveState([(lane.id, lane.name) for lane in config.lanes])
         self._result_view = result_view or (lambda passage, result: passage_view(passage))
         self._stop = asyncio.Event()
+        self.running = asyncio.Event()  # set once the API listens and the sources are started
         self._tasks: list[asyncio.Task[None]] = []
         self._server: EmbeddedServer | None = None
         self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
@@ -194,10 +195,12 @@ class Gateway:
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)
+        api: asyncio.Task[None] | None = None
         if serve_api:
             app = create_app(self.api_ctx)
-            self._server = make_server(app, self.config.api.host, self.config.api.port)
-            self._tasks.append(asyncio.create_task(self._server.serve(), name="api"))
+            self._server = make_server(app, self.config.api.host, self.config.api.port, tls=self.config.api.tls)
+            api = asyncio.create_task(self._server.serve(), name="api")
+            self._tasks.append(api)
         for source_id, (_kind, url, _lanes) in self._sources.items():
             self._tasks.append(asyncio.create_task(
                 supervise_source(source_id, url, self.on_source_event, self._stop,
@@ -207,6 +210,10 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._mqtt_watch(), name="mqtt-watch"))
         log.info("gateway %s/%s running: %d lanes, %d sources", self.config.site, self.config.gateway,
                  len(self.config.lanes), len(self._sources))
+        while api is not None and self._server is not None and not (
+                self._server.started or api.done() or self._stop.is_set()):
+            await asyncio.sleep(0.02)  # readiness (systemd's READY=1) means the API answers
+        self.running.set()
         await self._stop.wait()
         await self._shutdown()
 

@@ -17,6 +17,8 @@ from gateway.publishing.publisher import Publisher
 from gateway.reads import SourceStatus
 from gateway.service.gateway import Gateway
 from gateway.service.views import passage_view
+from gateway.storage.files import databases
+from gateway.storage.retention import RetentionJob, outbox_max_age
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,14 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     store = Store.for_storage_dir(directory)
     enricher = Enricher(store, config.enrichment)
     publisher = Publisher.from_site(config)
+    # Retention (gateway.storage.retention): passages through the outbox's own age bound, the rest daily.
+    outbox = publisher.outbox
+    outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
     gateway = Gateway(config, LaneEngine.from_site(config), enricher, PublisherPort(publisher), store=store,
                       result_view=result_view, asyncapi=_asyncapi)
+    retention = RetentionJob(databases(config), config.storage.retention)
+    gateway.on_start.append(retention.start)
+    gateway.on_stop.append(retention.stop)
     if getattr(config.enrichment, "intake_mqtt", False):
         from gateway.enrichment.mqtt_intake import MqttIntake
 

@@ -26,14 +26,14 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def chromium_page() -> Iterator[Any]:
+def chromium_page(extra_args: list[str] | None = None) -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
         pytest.skip("Debian chromium is not installed (./run.sh test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with tempfile.TemporaryDirectory(prefix="bx-chromium-") as profile, sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=executable, headless=True, args=CHROMIUM_FLAGS,
+            profile, executable_path=executable, headless=True, args=CHROMIUM_FLAGS + (extra_args or []),
             viewport={"width": 1400, "height": 900},
         )
         try:

@@ -158,6 +158,15 @@ topic read bx/v1/ops/#
 """
 
 
+def make_server_certificate(directory: Path, cn: str = "localhost") -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate it signed, for localhost and 127.0.0.1: ``(ca, cert, key)``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = _make_ca(directory)
+    cert, key = directory / "server.crt", directory / "server.key"
+    _issue_cert(ca, ca_key, cn, cert, key, server=True)
+    return ca, cert, key
+
+
 def make_tls_broker(workdir: Path, users: dict[str, str] | None = None, acl: str = DEFAULT_ACL,
                     client_cns: Sequence[str] = ()) -> TlsBroker:
     """Start a broker with a mutual-TLS listener and a username/password listener sharing one ACL."""

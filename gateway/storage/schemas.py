@@ -1,0 +1,154 @@
+"""The schema history of each database (see :mod:`gateway.storage.schema` for how it is applied).
+
+A schema change is one more :class:`~gateway.storage.schema.Migration` at the end of a history, never
+an edit of an earlier one: files in the field hold every earlier version.
+``tests/storage/test_migrations.py`` opens the files of release 0.1.0 (kept under
+``tests/fixtures/storage/``) with the current code.
+
+``enrichment`` (declarations, products, parties: :mod:`gateway.enrichment.store`)
+
+1. the release-0.1.0 schema;
+2. ``stored`` (epoch seconds, set by SQLite on every insert and replacement) on declarations and
+   parties, what retention counts from; rows already there get the time of the upgrade.  Deleting a
+   declaration row deletes its linking keys (a trigger), so that retention deletes rows of one table.
+
+``outbox`` (:mod:`gateway.publishing.outbox`)
+
+1. the release-0.1.0 schema, including the columns that outboxes of earlier development versions
+   lacked (``counter_key``, ``counter_value``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.storage.schema import History, Migration, statements
+
+# SQLite evaluates a parenthesised DEFAULT once per inserted row: the time of the insert, epoch seconds.
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+
+_ENRICHMENT_V1 = """
+CREATE TABLE IF NOT EXISTS declarations (
+    id INTEGER PRIMARY KEY,
+    mrn TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0,
+    office TEXT,
+    eta REAL,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (mrn, version)
+);
+CREATE INDEX IF NOT EXISTS declarations_office_eta ON declarations (office, eta) WHERE current = 1;
+CREATE TABLE IF NOT EXISTS decl_keys (
+    key_type TEXT NOT NULL,
+    key TEXT NOT NULL,
+    decl_id INTEGER NOT NULL,
+    PRIMARY KEY (key_type, key, decl_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decl_keys_decl ON decl_keys (decl_id);
+CREATE TABLE IF NOT EXISTS products (
+    gtin TEXT PRIMARY KEY,
+    hs6 TEXT,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parties (
+    party_ref TEXT PRIMARY KEY,
+    gln TEXT,
+    eori TEXT,
+    lei TEXT,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parties_gln ON parties (gln) WHERE gln IS NOT NULL;
+CREATE INDEX IF NOT EXISTS parties_eori ON parties (eori) WHERE eori IS NOT NULL;
+"""
+
+# SQLite cannot add a column with a non-constant default: the two tables are rebuilt (ids kept).
+_ENRICHMENT_V2 = f"""
+CREATE TABLE declarations_v2 (
+    id INTEGER PRIMARY KEY,
+    mrn TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0,
+    office TEXT,
+    eta REAL,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,
+    stored REAL NOT NULL DEFAULT {NOW},
+    UNIQUE (mrn, version)
+);
+INSERT INTO declarations_v2 (id, mrn, version, current, office, eta, digest, body)
+    SELECT id, mrn, version, current, office, eta, digest, body FROM declarations;
+DROP TABLE declarations;
+ALTER TABLE declarations_v2 RENAME TO declarations;
+CREATE INDEX declarations_office_eta ON declarations (office, eta) WHERE current = 1;
+CREATE TRIGGER declarations_keys AFTER DELETE ON declarations
+BEGIN
+    DELETE FROM decl_keys WHERE decl_id = OLD.id;
+END;
+CREATE TABLE parties_v2 (
+    party_ref TEXT PRIMARY KEY,
+    gln TEXT,
+    eori TEXT,
+    lei TEXT,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,
+    stored REAL NOT NULL DEFAULT {NOW}
+) WITHOUT ROWID;
+INSERT INTO parties_v2 (party_ref, gln, eori, lei, digest, body)
+    SELECT party_ref, gln, eori, lei, digest, body FROM parties;
+DROP TABLE parties;
+ALTER TABLE parties_v2 RENAME TO parties;
+CREATE INDEX parties_gln ON parties (gln) WHERE gln IS NOT NULL;
+CREATE INDEX parties_eori ON parties (eori) WHERE eori IS NOT NULL;
+"""
+
+ENRICHMENT = History("enrichment", (
+    Migration(1, "release 0.1.0", _ENRICHMENT_V1),
+    Migration(2, "stored times for retention; keys deleted with their declaration", _ENRICHMENT_V2),
+))
+
+_OUTBOX_V1 = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    props TEXT NOT NULL,
+    lane TEXT,
+    created REAL NOT NULL,
+    counter_key TEXT,
+    counter_value INTEGER
+);
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL, updated REAL NOT NULL);
+"""
+# A counter travels on a message row and is saved by this trigger, so that one INSERT statement (one
+# implicit transaction, one commit) stores the messages and the counter together.
+_OUTBOX_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS outbox_counter AFTER INSERT ON outbox WHEN NEW.counter_key IS NOT NULL
+BEGIN
+    INSERT INTO counters (key, value, updated) VALUES (NEW.counter_key, NEW.counter_value, NEW.created)
+    ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value), updated = excluded.updated;
+END;
+"""
+
+
+def _outbox_v1(db: sqlite3.Connection) -> None:
+    for statement in statements(_OUTBOX_V1):
+        db.execute(statement)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+    for column, kind in (("counter_key", "TEXT"), ("counter_value", "INTEGER")):
+        if column not in columns:  # an outbox written by a development version before 0.1.0
+            db.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
+    for statement in statements(_OUTBOX_TRIGGER):
+        db.execute(statement)
+
+
+OUTBOX = History("outbox", (
+    Migration(1, "release 0.1.0", _outbox_v1),
+))
+
+HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX)}
