@@ -50,6 +50,8 @@ class LaneEngineConfig(Section):
     preroll_s: float = Field(
         2.0, ge=0, description="identifiers, plates and container codes read this long before the trigger "
         "that opens a passage join it")
+    intake_mqtt: bool = Field(
+        False, description="take lane controllers' triggers from bx/v1/in/{site}/{gw}/lane/{lane}/trigger")
     vehicle_late_s: float = Field(
         10.0, ge=0, description="a plate or container code read again in its lane within this long after "
         "its passage closed is the same vehicle (counted as vehicle_after_close, not a new passage)")

@@ -5,6 +5,8 @@ Topics (``{base}`` is ``mqtt.base_topic``)::
     {base}/in/{site}/{gw}/declarations   one Declaration object or a list (bulk)
     {base}/in/{site}/{gw}/products       one Product or a list
     {base}/in/{site}/{gw}/parties        one Party or a list
+    {base}/in/{site}/{gw}/movements      one Movement (bx.movement.v1) or a list
+    {base}/in/{site}/{gw}/lane/{lane}/trigger   a lane controller's trigger (gateway.lane.external)
     {base}/in/{site}/{gw}/error          <- the gateway answers invalid payloads here
 
 Persistent session (MQTT 5 clean start false + session expiry; 3.1.1 clean session false), QoS 1
@@ -23,6 +25,10 @@ publisher sends can stop the subscriber.  With an MQTT 5 Response Topic the answ
 ({'created': 1}, [(1, 'partyRef')])
 >>> handle_payload(Store(":memory:"), "products", b"[" * 5000, "t").errors[0].message
 'JSON nested deeper than 64 levels'
+
+The master data topics are subscribed with ``enrichment.intake_mqtt: true``, the lane trigger topic with
+``lane_engine.intake_mqtt: true`` (the service passes ``on_trigger``): a valid trigger goes to the lane
+engine at once, a refused one is answered on the error topic like a refused record (``"kind": "trigger"``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from typing import Any, cast
+import time
+from collections.abc import Callable, Collection
+from typing import Any, Literal, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -41,15 +49,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.enrichment.importer import What, import_records
 from gateway.enrichment.store import Store
 from gateway.json_limits import JsonLimitError, loads
+from gateway.lane.external import TriggerMessageError, parse_trigger
+from gateway.reads import Trigger
 
 log = logging.getLogger(__name__)
 
-KINDS = ("declarations", "products", "parties")
+KINDS = ("declarations", "products", "parties", "movements")
 
 
 def intake_topics(base: str, site: str, gateway: str) -> dict[str, str]:
     root = f"{base}/in/{site}/{gateway}"
-    return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error"}
+    return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error",
+            "trigger": f"{root}/lane/+/trigger"}
 
 
 class IntakeProblem(BaseModel):
@@ -73,7 +84,7 @@ class IntakeAnswer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     topic: str = Field(description="the intake topic the message came in on")
-    kind: What
+    kind: What | Literal["trigger"]
     stored: dict[str, int] = Field(description="records stored, by outcome (created, amended, unchanged)")
     errors: list[IntakeProblem] = Field(description="one entry per problem; empty when every record was stored")
 
@@ -98,9 +109,13 @@ class MqttIntake:
     def __init__(self, store: Store, *, host: str, port: int, base: str, site: str, gateway: str,
                  client_id: str | None = None, username: str | None = None, password: str | None = None,
                  tls: ssl.SSLContext | None = None, protocol: str = "5", session_expiry_s: int = 86_400,
-                 qos: int = 1) -> None:
+                 qos: int = 1, master_data: bool = True, on_trigger: Callable[[Trigger], None] | None = None,
+                 lanes: Collection[str] = ()) -> None:
         self.store, self.host, self.port, self.qos = store, host, port, qos
         self.topics = intake_topics(base, site, gateway)
+        self.master_data, self.on_trigger, self.lanes = master_data, on_trigger, frozenset(lanes)
+        self._trigger_root = self.topics["trigger"].split("/lane/+/", 1)[0] + "/lane/"
+        self.triggers = 0  # triggers handed to the lane engine
         self.client_id = client_id or f"bx-{site}-{gateway}-intake"
         self.v5 = protocol != "3.1.1"
         self.session_expiry_s = session_expiry_s
@@ -119,8 +134,9 @@ class MqttIntake:
         self._client.reconnect_delay_set(1, 30)
 
     @classmethod
-    def from_config(cls, store: Store, config: Any) -> MqttIntake:
-        """From a :class:`~gateway.config.SiteConfig` (url, credentials, base topic, session expiry)."""
+    def from_config(cls, store: Store, config: Any, on_trigger: Callable[[Trigger], None] | None = None) -> MqttIntake:
+        """From a :class:`~gateway.config.SiteConfig` (url, credentials, base topic, session expiry); the master
+        data topics when ``enrichment.intake_mqtt``, the lane trigger topic when ``on_trigger`` is given."""
         m = config.mqtt
         tls = ssl.create_default_context() if m.uses_tls else None
         if tls is not None and m.tls is not None:
@@ -134,7 +150,8 @@ class MqttIntake:
                    client_id=f"{m.client_id or f'bx-{config.site}-{config.gateway}'}-intake",
                    username=m.username, password=m.password.get_secret_value() if m.password else None, tls=tls,
                    protocol="3.1.1" if m.protocol == "3.1.1" else "5", session_expiry_s=m.session_expiry_s,
-                   qos=m.qos)
+                   qos=m.qos, master_data=bool(getattr(config.enrichment, "intake_mqtt", False)), on_trigger=on_trigger,
+                   lanes=[lane.id for lane in config.lanes])
 
     def start(self) -> None:
         props = None
@@ -153,10 +170,17 @@ class MqttIntake:
         if getattr(reason, "is_failure", False):
             log.warning("intake: connection refused: %s", reason)
             return
-        client.subscribe([(self.topics[kind], self.qos) for kind in KINDS])
+        topics = [(self.topics[kind], self.qos) for kind in KINDS] if self.master_data else []
+        if self.on_trigger is not None:
+            topics.append((self.topics["trigger"], self.qos))
+        if topics:
+            client.subscribe(topics)
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith(self._trigger_root) and msg.topic.endswith("/trigger"):
+            self._on_trigger(client, msg)
+            return
         try:
             kind = msg.topic.rsplit("/", 1)[-1]
             if kind not in KINDS:
@@ -175,6 +199,37 @@ class MqttIntake:
         except Exception:  # never let one message kill paho's network thread, nor go unanswered
             log.exception("intake: failed to handle a message on %s", msg.topic)
             self._answer_failure(client, msg)
+
+    def _on_trigger(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+        """``.../lane/{lane}/trigger``: validated here, handed to the lane engine, or answered on the error topic."""
+        lane = msg.topic[len(self._trigger_root):-len("/trigger")]
+        answer: IntakeAnswer | None = None
+        try:
+            trigger = parse_trigger(bytes(msg.payload), lane, self.lanes, time.time())
+        except TriggerMessageError as exc:
+            # the topic's lane is an id the publisher chose: it stays in the payload, never in a log line
+            log.warning("intake: a lane trigger was refused: %s", exc.path)
+            answer = IntakeAnswer(topic=msg.topic, kind="trigger", stored={},
+                                  errors=[IntakeProblem(index=None, path=exc.path, message=exc.message)])
+        else:
+            try:
+                assert self.on_trigger is not None
+                self.on_trigger(trigger)
+                self.triggers += 1
+            except Exception:
+                log.exception("intake: a lane trigger could not be handed to the lane engine")
+                answer = IntakeAnswer(topic=msg.topic, kind="trigger", stored={}, errors=[IntakeProblem(
+                    index=None, path="(payload)", message="internal error: the trigger was not handled")])
+        try:
+            body = (answer or IntakeAnswer(topic=msg.topic, kind="trigger", stored={"accepted": 1}, errors=[])
+                    ).model_dump_json().encode("utf-8")
+            if answer is not None:
+                client.publish(self.topics["error"], body, qos=1, properties=self._reply_props(msg))
+            response_topic = getattr(msg.properties, "ResponseTopic", None) if msg.properties else None
+            if response_topic:
+                client.publish(response_topic, body, qos=1, properties=self._reply_props(msg))
+        except Exception:
+            log.exception("intake: could not answer a lane trigger")
 
     def _answer_failure(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         kind = msg.topic.rsplit("/", 1)[-1]

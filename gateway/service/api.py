@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
 from gateway.config import SiteConfig, format_loc
+from gateway.reads import Trigger
 from gateway.service.auth import TokenAuth
 from gateway.service.http_limits import BodyLimits
 from gateway.service.live import CLOSE, LiveState
@@ -47,6 +48,7 @@ class ApiContext:
     asyncapi: Callable[[], dict[str, Any]] | None = None
     ready: Callable[[], bool] = field(default=lambda: True)
     passage_query: Callable[..., list[dict[str, Any]]] | None = None
+    trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, to the lane engine
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -196,7 +198,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     from gateway.service.api_masterdata import add_masterdata_routes
+    from gateway.service.api_triggers import add_trigger_routes
 
     add_masterdata_routes(app, ctx, auth)
+    add_trigger_routes(app, ctx, auth)
     app.add_middleware(BodyLimits, max_bytes=ctx.config.api.max_body_bytes)
     return app

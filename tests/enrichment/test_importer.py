@@ -74,4 +74,4 @@ def test_cli_entry_point_imports_demo_data(tmp_path: Path) -> None:
         assert handle(args) == 0
     with Store(tmp_path / "db.sqlite") as s:
         assert s.counts() | {"keys": 0} == {"declarations": 3, "declaration_versions": 3, "products": 4,
-                                            "parties": 4, "keys": 0}
+                                            "parties": 4, "movements": 0, "keys": 0}

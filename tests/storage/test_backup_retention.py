@@ -79,20 +79,20 @@ def test_backup_while_writing_then_restore(tmp_path: Path, capsys: pytest.Captur
         stop.set()
         thread.join(30)
     out = capsys.readouterr().out
-    assert "enrichment (schema 2," in out and "outbox (schema 1," in out and "site post1, gateway gw1" in out
+    assert "enrichment (schema 3," in out and "outbox (schema 1," in out and "site post1, gateway gw1" in out
     with tarfile.open(tmp_path / "b.tar.gz") as archive:
         assert sorted(archive.getnames()) == ["databases/enrichment.sqlite", "databases/outbox.sqlite",
                                               "manifest.json"]
         manifest = json.loads(archive.extractfile("manifest.json").read())  # type: ignore[union-attr]
         archive.extract("databases/enrichment.sqlite", tmp_path / "x", filter="data")
-    assert manifest["databases"] == {"enrichment": 2, "outbox": 1}
+    assert manifest["databases"] == {"enrichment": 3, "outbox": 1}
     copy = sqlite3.connect(tmp_path / "x" / "databases" / "enrichment.sqlite")
     assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     in_copy = copy.execute("SELECT count(*) FROM declarations WHERE mrn LIKE '25DE0000%'").fetchone()[0]
     keys = copy.execute("SELECT count(*) FROM decl_keys k JOIN declarations d ON d.id = k.decl_id "
                         "WHERE d.mrn LIKE '25DE0000%'").fetchone()[0]
     copy.close()
-    assert 20 <= in_copy <= written[0] and keys == 2 * in_copy  # each has its MRN and plate key: no half rows
+    assert 20 <= in_copy <= written[0] and keys == 3 * in_copy  # its MRN, plate and plate skeleton keys: no half rows
 
     # Later changes are undone by the restore; the replaced files are kept.
     with Store(data / "enrichment.sqlite") as store:
@@ -160,12 +160,12 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["purge", "-c", str(site), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "passages: 1 older than 2 days (dry run)", "declarations: 3 older than 30 days (dry run)",
-        "parties: 1 older than 10 days (dry run)"]
+        "parties: 1 older than 10 days (dry run)", "movements: 0 older than 30 days (dry run)"]
     with StorageLock(data):  # a gateway runs: it applies the passages' period itself
         assert main(["purge", "-c", str(site)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "passages: left to the running gateway (outbox database)", "declarations: 3 older than 30 days",
-        "parties: 1 older than 10 days"]
+        "parties: 1 older than 10 days", "movements: 0 older than 30 days"]
     with Store(data / "enrichment.sqlite") as store:
         assert list(store.iter_mrns()) == [f"25DE{1:014d}"]
         assert store.party("p-private-buyer") is None and store.counts()["parties"] == 3
@@ -179,7 +179,7 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_retention_kinds_and_defaults() -> None:
     assert [(k.name, k.default_days) for k in KINDS] == [("passages", None), ("declarations", 90.0),
-                                                         ("parties", 365.0)]
+                                                         ("parties", 365.0), ("movements", 30.0)]
     assert outbox_max_age({}, 7 * DAY) == 7 * DAY
     assert outbox_max_age({"passages": 2}, 7 * DAY) == 2 * DAY
     assert outbox_max_age({"passages": 30}, 7 * DAY) == 7 * DAY
@@ -201,7 +201,8 @@ def test_the_service_job_purges_at_start_and_leaves_the_outbox(tmp_path: Path) -
     finally:
         job.stop()
     assert [str(r) for r in job.runs[0]] == ["passages: left to the running gateway (outbox database)",
-                                             "declarations: 3 older than 90 days", "parties: kept (no period set)"]
+                                             "declarations: 3 older than 90 days", "parties: kept (no period set)",
+                                             "movements: 0 older than 30 days"]
 
 
 @pytest.mark.parametrize("outbox", [None, "elsewhere/outbox.sqlite"])
