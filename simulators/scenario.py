@@ -26,6 +26,18 @@ each occupation is a rising and a falling edge (:class:`GpiEdge`), which the LLR
 [('r1', 1, 2.0, True), ('r1', 1, 3.5, False), ('r1', 2, 6.0, True), ('r1', 2, 7.5, False)]
 >>> [e.time for e in edges_between(s.gpi, 0.0, 20.0, repeat_s=10.0)]
 [2.0, 3.5, 6.0, 7.5, 12.0, 13.5, 16.0, 17.5]
+
+What the ANPR / OCR cameras see of a truck: ``plates`` and ``containers``, each read by a named camera
+``at`` seconds after the truck's start (:class:`Sighting`).  With ``misread_rate`` (scenario level) a
+reading may come out with one character swapped for its OCR twin (O/0, I/1, B/8, S/5) and a lower
+confidence, drawn from ``(seed, truck, sighting)``: the same seed gives the same misreads (a misread
+container code fails its ISO 6346 check digit, as a real one would).
+
+>>> s = load_scenario_dict({"misread_rate": 1.0, "trucks": [{"lane": "lane1", "start": 2,
+...     "plates": [{"camera": "anpr-front", "text": "B-OI 1234", "confidence": 0.95}],
+...     "containers": [{"camera": "ocr-side", "code": "CSQU3054383", "at": 2.5}]}]}, seed=3)
+>>> [(v.camera, v.kind, v.time, v.text != v.true_text) for v in s.sightings]
+[('anpr-front', 'plate', 3.0, True), ('ocr-side', 'container', 4.5, True)]
 """
 
 from __future__ import annotations
@@ -67,12 +79,57 @@ class GpiEdge:
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """A plate or container code a camera reads at scenario ``time`` (``text`` as read, maybe misread)."""
+
+    camera: str
+    kind: str  # plate | container
+    time: float
+    text: str
+    true_text: str
+    confidence: float
+    position: str
+    lane: str
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     world: TagWorld
     trucks: tuple[Truck, ...]
     camera: tuple[CameraAppearance, ...]
     repeat_s: float | None
     gpi: tuple[GpiEdge, ...] = ()
+    sightings: tuple[Sighting, ...] = ()
+
+
+_OCR_TWINS = {"O": "0", "0": "O", "I": "1", "1": "I", "B": "8", "8": "B", "S": "5", "5": "S"}
+
+
+def _misread(text: str, rate: float, seed: int, truck: int, index: int) -> tuple[str, float]:
+    """``(text, confidence factor)``: with probability ``rate`` one character swapped for its OCR twin."""
+    import hashlib
+    import struct
+
+    digest = hashlib.blake2b(struct.pack("<qqq", seed, truck, index), digest_size=16).digest()
+    u1, u2 = struct.unpack("<QQ", digest)
+    spots = [i for i, ch in enumerate(text) if ch in _OCR_TWINS]
+    if not spots or u1 / 2**64 >= rate:
+        return text, 1.0
+    i = spots[u2 % len(spots)]
+    return text[:i] + _OCR_TWINS[text[i]] + text[i + 1:], 0.75
+
+
+def sightings_of(raw: dict[str, Any], number: int, start: float, rate: float, seed: int) -> list[Sighting]:
+    out: list[Sighting] = []
+    lane = str(raw.get("lane", ""))
+    entries = [("plate", e) for e in raw.get("plates", [])] + [("container", e) for e in raw.get("containers", [])]
+    for index, (kind, entry) in enumerate(entries):
+        true = str(entry["text"] if kind == "plate" else entry["code"])
+        text, factor = _misread(true, float(entry.get("misread_rate", rate)), seed, number, index)
+        position = str(entry.get("position", "front" if kind == "plate" else "container"))
+        out.append(Sighting(str(entry["camera"]), kind, round(start + float(entry.get("at", 1.0)), 6), text, true,
+                            round(float(entry.get("confidence", 0.9)) * factor, 3), position, lane))
+    return out
 
 
 def edges_between(edges: tuple[GpiEdge, ...], t0: float, t1: float, repeat_s: float | None = None) -> list[GpiEdge]:
@@ -121,7 +178,9 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
     trucks: list[Truck] = []
     camera: list[CameraAppearance] = []
     gpi: list[GpiEdge] = []
-    for raw in data.get("trucks", []):
+    sightings: list[Sighting] = []
+    rate = float(data.get("misread_rate", 0.0))
+    for number, raw in enumerate(data.get("trucks", [])):
         dwell = float(raw.get("dwell", 4.0))
         start = float(raw["start"])
         tags = list(raw.get("tags", []))
@@ -142,13 +201,15 @@ def load_scenario_dict(data: dict[str, Any], seed: int = 0) -> Scenario:
                                     rate_hz=float(cross.get("rate_hz", 10.0)))
         if raw.get("loops"):
             gpi += loop_edges(raw["loops"], start, len(raw.get("antennas", [1, 2])), dwell)
+        sightings += sightings_of(raw, number, start, rate, seed)
         labels = tuple((str(label["kind"]), str(label["data"])) for label in raw.get("camera", []))
         if labels:
             camera.append(CameraAppearance(start + 1.0, start + 1.0 + dwell * 0.75, labels))
     world = TagWorld(tracks, seed=seed, duration=data.get("duration"), name=str(data.get("name", "scenario")),
                      repeat_s=float(repeat) if repeat else None)
     return Scenario(world, tuple(trucks), tuple(camera), float(repeat) if repeat else None,
-                    tuple(sorted(gpi, key=lambda e: (e.time, e.reader, e.port))))
+                    tuple(sorted(gpi, key=lambda e: (e.time, e.reader, e.port))),
+                    tuple(sorted(sightings, key=lambda v: (v.time, v.camera))))
 
 
 def load_scenario(path: str | Path, seed: int = 0) -> Scenario:
