@@ -26,16 +26,12 @@ from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.product import Product
 from gateway.enrichment.store import Store
-from gateway.gs1.linters import check_digit
+from gateway.gs1.check_digit import with_check_digit as ck
 from gateway.identity import Identifier
 from gateway.lane.passage import Evidence, Passage, SeenIdentifier
 
 HS = ["020230", "080810", "190532", "210690", "870899", "940360", "392690", "610910", "847130", "040690"]
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC).timestamp()
-
-
-def ck(body: str) -> str:
-    return body + check_digit(body)
 
 
 def proc_status(field: str) -> int:

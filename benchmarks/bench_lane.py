@@ -28,8 +28,8 @@ from gateway.config import parse_config  # noqa: E402
 from gateway.gs1.epc import encode  # noqa: E402
 from gateway.lane.engine import LaneEngine  # noqa: E402
 from gateway.lane.passage import PassageEvent  # noqa: E402
-from gateway.lane.replay import world_reads  # noqa: E402
 from gateway.reads import Read  # noqa: E402
+from simulators.replay import world_reads  # noqa: E402
 from simulators.tag_world import TagTrack, TagWorld, synthetic_sgtin96, truck_passage  # noqa: E402
 
 T0 = 1_700_000_000.0

@@ -56,7 +56,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -76,12 +75,14 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import yaml  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion  # noqa: E402
 
-from gateway.gs1.linters import check_digit  # noqa: E402
+from drivers.rfid import rfid_read  # noqa: E402
+from gateway.gs1.check_digit import with_check_digit  # noqa: E402
 from gateway.identity import Identifier  # noqa: E402
 from gateway.publishing.mqtt_client import PackedProperties, pack_publish_properties  # noqa: E402
+from gateway.service.broker import LOOPBACK, free_port  # noqa: E402
 from simulators.tag_world import SimRead, TagTrack, TagWorld  # noqa: E402
 
-HOST, PORT = "127.0.0.1", 1883
+HOST, PORT = LOOPBACK, 1883
 SITE, GATEWAY, BURST_GATEWAY = "bench", "gw-pipeline", "gw-burst"
 LANES = ("lane1", "lane2")
 READ_POINT_GLN = "4012345000009"
@@ -100,17 +101,13 @@ LATENCY_P99_MS = 50.0
 Wire = tuple[str, bytes, bool, Any]  # topic, payload, retain, packed MQTT 5 properties
 
 
-def ck(body: str) -> str:
-    return body + check_digit(body)
-
-
 def sscc(truck: int, tag: int) -> str:
     """The SSCC of ``tag`` on ``truck`` (extension 3, company prefix 4012345): unique over the run."""
-    return ck(f"3{4012345:07d}{truck * TAGS + tag:09d}")
+    return with_check_digit(f"3{4012345:07d}{truck * TAGS + tag:09d}")
 
 
 def gtin(g: int) -> str:
-    return ck(f"0{5012345:07d}{g:05d}")
+    return with_check_digit(f"0{5012345:07d}{g:05d}")
 
 
 def truck_number(step: int, slot: int, lane: int, per_step: int) -> int:
@@ -291,12 +288,6 @@ async def _simulate(steps: Sequence[int], per_step: int) -> None:
 
 
 # -- measuring the gateway process ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def memory_kib(pid: int) -> tuple[int, int]:
@@ -531,7 +522,6 @@ def burst_reads(trucks: int, t0: float) -> list[Any]:
     reads of the next truck run the engine's timers past ``depart_after_s`` and close the previous passage
     (the engine is clock-free: no waiting).  Two one-tag sentinel trucks at the end close the last ones."""
     from gateway.gs1.epc.encoder import encode
-    from gateway.reads import Read
 
     reads: list[Any] = []
     for i in range(trucks + 2):
@@ -539,12 +529,9 @@ def burst_reads(trucks: int, t0: float) -> list[Any]:
         lane = LANES[i % 2]
         t = t0 + i * 0.5
         for k in range(TAGS if i < trucks else 1):
-            code = sscc(n, k)
-            ident = Identifier.from_elements([("00", code)])
-            epc = encode([("00", code)], scheme="sscc-96", filter=0, company_prefix_length=7).hex.lower()
-            for j in range(MIN_READS):
-                reads.append(Read(f"rdr-{lane}", "1", "rfid", epc, t + k * 1e-4 + j * 1e-5,
-                                  rssi_dbm=-50.0, identifier=ident, scheme="sscc-96"))
+            epc = encode([("00", sscc(n, k))], scheme="sscc-96", filter=0, company_prefix_length=7).hex.lower()
+            for j in range(MIN_READS):  # decoded by the drivers' own normaliser, as the LLRP client does
+                reads.append(rfid_read(f"rdr-{lane}", "1", epc, t + k * 1e-4 + j * 1e-5, rssi_dbm=-50.0))
     return reads
 
 
@@ -564,7 +551,7 @@ def _acked(pub: Any) -> int:
 def ours(config_path: Path, reads: list[Any]) -> tuple[float, int, int]:
     """(seconds from the first read to the last PUBACK, messages, passages)."""
     gateway = _gateway_in_process(config_path)
-    pub = gateway.publisher.publisher
+    pub = gateway.publisher
     pub.start()
     if not pub.link.connected.wait(10) or not pub.wait_idle(10):
         raise RuntimeError("publisher did not connect")
@@ -590,16 +577,16 @@ def without_publishing(config_path: Path, reads: list[Any]) -> tuple[float, int]
     """(seconds, passages) for ``reads`` through the lane engine and enrichment with publishing switched
     off (the publisher's two passage calls do nothing): what the rest of the path costs on its own."""
     gateway = _gateway_in_process(config_path)
-    port = gateway.publisher
-    port.publish_passage_event = lambda event: None
-    port.publish_passage_end = lambda event, result: None
+    pub = gateway.publisher
+    pub.publish_passage_event = lambda event: None
+    pub.publish_passage_end = lambda event, result: None
     closed_before = gateway.engine.stats.passages_closed
     start = time.perf_counter()
     for read in reads:
         gateway.on_source_event(read)
     elapsed = time.perf_counter() - start
     passages = gateway.engine.stats.passages_closed - closed_before
-    port.publisher.outbox.close()
+    pub.outbox.close()
     gateway.store.close()
     return elapsed, passages
 
@@ -611,7 +598,7 @@ def sample_messages(config_path: Path, reads: list[Any]) -> list[Wire]:
     MQTT 5 properties, packed here, before the anchor's clock starts: the anchor pays only for paho.
     """
     gateway = _gateway_in_process(config_path)
-    pub = gateway.publisher.publisher
+    pub = gateway.publisher
     for read in reads:
         gateway.on_source_event(read)
     rows = pub.outbox.pending(0, 10**6)

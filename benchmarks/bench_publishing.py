@@ -42,6 +42,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from gateway.config.mqtt import MqttConfig
+from gateway.enrichment.result import EnrichmentResult, Link, Product
 from gateway.identity import Identifier
 from gateway.lane.passage import Evidence, Passage, SeenIdentifier
 from gateway.publishing.epcis import EpcisContext
@@ -53,9 +54,10 @@ HOST, PORT = "127.0.0.1", 1883
 CALLS = 500  # publish_enriched calls per round (4 messages each)
 ROUNDS = 9
 MODES = ("call", "group")  # Publisher(durability=...): commit per call, or group commit by the sender thread
-RESULT = {"links": [{"mrn": "25DE000000000123A1", "key": "https://id.gs1.org/00/340123450000000017",
-                     "confidence": 1.0}],
-          "products": [{"gtin": "04012345000016", "hs6_declared": "020230", "quantity": 20}]}
+RESULT = EnrichmentResult(passage_id="b", lane="L1",
+                          links=[Link(mrn="25DE000000000123A1", key="https://id.gs1.org/00/340123450000000017",
+                                      confidence=1.0)],
+                          products=[Product(gtin="04012345000016", hs6_declared="020230", quantity=20)])
 _serial = iter(range(10**9))
 
 

@@ -36,12 +36,13 @@ from gateway.enrichment.enricher import Enricher  # noqa: E402
 from gateway.lane.engine import LaneEngine  # noqa: E402
 from gateway.publishing.outbox import Outbox  # noqa: E402
 from gateway.publishing.publisher import Publisher  # noqa: E402
+from gateway.publishing.sender import Sender  # noqa: E402
 from gateway.service.gateway import Gateway  # noqa: E402
 
 STEPS = [(Gateway, "on_source_event", "total (Gateway.on_source_event)"), (LaneEngine, "feed", "lane engine"),
          (Enricher, "enrich", "enrichment"), (Publisher, "publish_passage_event", "publish new/update events"),
          (Publisher, "publish_passage_end", "publish end + result (build, commit, hand over)"),
-         (Outbox, "put", "  of which outbox commits"), (Publisher, "_send", "  of which hand-over to paho")]
+         (Outbox, "put", "  of which outbox commits"), (Sender, "_send", "  of which hand-over to paho")]
 SECONDS: dict[str, float] = defaultdict(float)
 
 

@@ -1,5 +1,5 @@
-"""What the serial drivers (Mercury, ASCII line) share: URL parsing, EPC normalisation and a
-reconnecting I/O thread that hands events to asyncio.
+"""What the serial drivers (Mercury, ASCII line) share: URL parsing and a reconnecting I/O thread
+that hands events to asyncio (their EPCs go through :mod:`drivers.rfid`, as every RFID driver's).
 
 Serial I/O is blocking in pyserial, so each source owns one thread that opens the port,
 runs the driver's session and pushes batches of events to the event loop with
@@ -20,16 +20,15 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import serial
 
 from drivers.backoff import Backoff
-from gateway.identity import Identifier
-from gateway.reads import Read, SourceEvent, SourceState, SourceStatus
+from gateway.reads import SourceEvent, SourceState, SourceStatus
 
 log = logging.getLogger(__name__)
 
@@ -104,69 +103,6 @@ class SerialTarget:
 
 # parameters of every serial driver (SerialTarget.parse and SerialSource)
 COMMON_PARAMS = frozenset({"baud", "silence", "backoff", "backoff_max"})
-
-
-class EpcNormaliser:
-    """EPC hex (+ PC) -> (identifier, scheme, error), through :mod:`gateway.gs1.epc`.
-
-    The EPC codec is imported lazily: if it is missing or fails, reads are still delivered
-    raw with ``error`` saying why.  Results are cached: a tag in the field repeats.
-    """
-
-    def __init__(self, max_cache: int = 8192) -> None:
-        self._decode: Callable[..., Any] | None = None
-        self._import_error: str | None = None
-        self._cache: dict[tuple[int | None, str], tuple[Identifier | None, str | None, str | None]] = {}
-        self._max_cache = max_cache
-
-    def _decoder(self) -> Callable[..., Any] | None:
-        if self._decode is None and self._import_error is None:
-            try:
-                from gateway.gs1.epc import decode
-            except Exception as exc:  # any import failure: deliver raw rather than crash the reader
-                self._import_error = f"EPC codec not available: {exc}"
-            else:
-                self._decode = decode
-        return self._decode
-
-    def normalise(self, epc_hex: str, pc: int | None = None) -> tuple[Identifier | None, str | None, str | None]:
-        key = (pc, epc_hex)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        result = self._normalise(epc_hex, pc)
-        if len(self._cache) >= self._max_cache:
-            self._cache.clear()
-        self._cache[key] = result
-        return result
-
-    def _normalise(self, epc_hex: str, pc: int | None) -> tuple[Identifier | None, str | None, str | None]:
-        decode = self._decoder()
-        if decode is None:
-            return None, None, self._import_error
-        if not epc_hex:
-            return None, None, "empty EPC"
-        try:
-            if pc is None or (pc & 0x0300 == 0 and (pc >> 11) * 4 == len(epc_hex)):
-                # a plain PC (no XPC, GS1 toggle, length matching the EPC) adds nothing the EPC bits
-                # do not say, and the hex form takes the codec's fast path
-                epc = decode(epc_hex)
-            else:
-                epc = decode(bytes.fromhex(f"{pc:04x}{epc_hex}"), form="pc-epc")
-        except Exception as exc:  # the codec's typed errors, or anything unexpected: never drop the read
-            return None, None, f"{type(exc).__name__}: {exc}"
-        scheme = str(epc.scheme)
-        try:
-            ident = Identifier.from_elements(epc.elements, uri=epc.pure_uri)
-        except Exception as exc:
-            return None, scheme, f"{scheme}: {exc}"
-        return ident, scheme, None
-
-    def read(self, source: str, channel: str, epc_hex: str, host_time: float, pc: int | None = None,
-             **fields: Any) -> Read:
-        ident, scheme, error = self.normalise(epc_hex, pc)
-        return Read(source=source, channel=channel, carrier="rfid", raw=epc_hex, host_time=host_time,
-                    identifier=ident, scheme=scheme, error=error, pc=pc, **fields)
 
 
 class SessionError(Exception):

@@ -18,6 +18,12 @@ Times are host UTC epoch seconds (``host_time``) beside the source's own clock
 ...          host_time=1_700_000_000.0, rssi_dbm=-52.5)
 >>> r.identifier is None and r.error is None
 True
+
+A source's :class:`SourceStatus` says what its driver is doing; :func:`health` folds that into what
+the retained status topic, the dashboard and the metrics show:
+
+>>> health("connected"), health("error", previous="ok"), health("error", previous="connecting")
+('ok', 'degraded', 'down')
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ VehicleKind = Literal["plate", "container"]
 #: Where on the vehicle the camera looked: the tractor's front plate, its rear plate, a trailer's
 #: plate, a container's side or door, or unknown.
 VehiclePosition = Literal["front", "rear", "trailer", "container", "unknown"]
+#: ok: delivering; degraded: connected but reporting trouble; down: not delivering (failed, stopped, or
+#: waiting to reconnect); connecting: starting up
+HealthState = Literal["ok", "degraded", "down", "connecting"]
+_HEALTH: dict[str, HealthState] = {"connected": "ok", "starting": "connecting", "reconnecting": "down",
+                                   "stopped": "down"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +166,16 @@ class VehicleRead:
 
 
 SourceEvent = Read | SourceStatus | Trigger | VehicleRead
+
+
+def health(state: str, previous: HealthState | None = None) -> HealthState:
+    """Fold a driver's state into the four a source's health shows (``previous``: its health before).
+
+    ``error`` from a source that was delivering (a reader reporting trouble over a live connection)
+    is ``degraded``; any other ``error`` (cannot open, driver failed before delivering) is ``down``.
+    A driver that then gives up and reconnects reports ``reconnecting``, which is ``down``.  Only a
+    ``connected`` source is ``ok``.
+    """
+    if state == "error":
+        return "degraded" if previous in ("ok", "degraded") else "down"
+    return _HEALTH.get(state, "down")

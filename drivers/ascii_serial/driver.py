@@ -14,7 +14,8 @@ import logging
 
 from drivers.ascii_serial.formats import ALIASES, PRESETS, LineError, compile_pattern, parse_line
 from drivers.ascii_serial.lines import LineSplitter
-from drivers.serial_common import EpcNormaliser, SerialSource, SerialTarget, SerialURLError
+from drivers.rfid import rfid_read
+from drivers.serial_common import SerialSource, SerialTarget, SerialURLError
 from gateway.reads import SourceEvent
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class AsciiLineSource(SerialSource):
         if "silence" not in p:
             self.silence = float("inf")
         self.splitter = LineSplitter()
-        self.normaliser = EpcNormaliser()
         self.garbage_lines = 0
 
     def end_session(self) -> None:
@@ -68,9 +68,9 @@ class AsciiLineSource(SerialSource):
             if parsed is None:
                 continue
             channel = str(parsed.antenna) if parsed.antenna is not None else self.default_channel
-            out.append(self.normaliser.read(self.source_id, channel, parsed.epc_hex, host_time,
-                                            source_time=parsed.source_time, rssi_dbm=parsed.rssi_dbm,
-                                            count=parsed.count, extra=dict(parsed.extra)))
+            out.append(rfid_read(self.source_id, channel, parsed.epc_hex, host_time,
+                                 source_time=parsed.source_time, rssi_dbm=parsed.rssi_dbm,
+                                 count=parsed.count, extra=dict(parsed.extra)))
         if self.splitter.overlong != overlong:
             self.faults.add("overlong line(s)", self.splitter.overlong - overlong)
         return out

@@ -7,7 +7,7 @@ URLs (our options go in the query; any other query parameter stays with the stre
     camera:rtsp://10.0.0.5/stream1    network stream (FFmpeg over TCP; also http://)
     camera:clip.mp4                   video file (every frame, in order)
     images:./frames                   each image of a folder once, sorted by name
-    camera:sim?scenario=video         the camera simulator, served directly
+    camera:sim?scenario=video         the camera simulator, served directly (a plug-in: see below)
     camera:sim?timeline=tl.yaml&t0=1700000000&repeat=60   scripted labels at set times (the demo)
 
 Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decoder=zxing|pyzbar|combined``
@@ -18,9 +18,14 @@ Options: ``roi=x,y,w,h``, ``width``, ``height``, ``fps``, ``exposure``; ``decode
 ``stall`` (watchdog, s), ``open_timeout``/``read_timeout`` (ms), ``backoff``/``backoff_cap`` (s);
 ``live=0|1`` (drop late frames or decode every frame), ``camera`` (channel id).
 Simulator: ``scenario``, ``seed``, ``frames``, ``size=WxH``, ``stall_after``, ``drop_after``, ``fail_opens``;
-``timeline`` (file, see :mod:`simulators.camera_sim.timeline`), ``t0`` (epoch s), ``repeat`` (s): live by default.
+``timeline`` (file), ``t0`` (epoch s), ``repeat`` (s): live by default.
 Every numeric option is checked for its kind and range when the URL is parsed (``config check`` runs
 :func:`check_url`); other query parameters belong to the stream URL and are passed on untouched.
+
+``camera:sim`` is served by a plug-in, not by this driver: the package that provides it declares a factory
+under the entry-point group :data:`CAMERA_PLUGINS` (``sim = "simulators.camera_sim.source:open_camera"``
+in ``pyproject.toml``), which is called with the simulator's options and returns the camera (an opener
+of frame readers, as a real camera's).  The driver never imports the simulators.
 
 >>> cfg = parse_url("camera:rtsp://10.0.0.5/s1?token=x&roi=10,20,300,200&decoder=zxing")
 >>> cfg.kind, cfg.target, cfg.roi, cfg.decoder
@@ -30,17 +35,18 @@ Every numeric option is checked for its kind and range when the URL is parsed (`
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import math
 import os
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
@@ -51,10 +57,8 @@ from drivers.camera.confirm import Confirmer, Observation
 from drivers.camera.decoders import Decoder, Symbol, TrackingDecoder, dedupe, make_decoder, serial_opencv
 from gateway.reads import Read, SourceEvent, SourceStatus
 
-if TYPE_CHECKING:
-    from simulators.camera_sim.stream import SimCamera
-
 Kind = Literal["device", "stream", "file", "images", "sim"]
+CAMERA_PLUGINS = "border_gateway.cameras"  # entry-point group: name -> factory(options, live) -> PluginCamera
 
 OPTIONS = frozenset({
     "roi", "width", "height", "fps", "exposure", "decoder", "workers", "window", "min_frames", "unconfirmed", "track",
@@ -65,6 +69,29 @@ OPTIONS = frozenset({
 
 class CameraURLError(ValueError):
     """A ``camera:``/``images:`` URL or one of its options is malformed."""
+
+
+class PluginCamera(Protocol):
+    """A camera served by a plug-in (``camera:sim``): each call opens a frame reader, as
+    :class:`~drivers.camera.capture.OpenCVReader` does for a real camera; ``release()`` unblocks it
+    when the source closes."""
+
+    def __call__(self) -> object: ...
+
+    def release(self) -> None: ...
+
+
+def plugin_camera(name: str, url: str, options: Mapping[str, str], live: bool) -> PluginCamera:
+    """The camera the plug-in registered as ``name`` makes for these options (a bad option: CameraURLError)."""
+    factories = importlib.metadata.entry_points(group=CAMERA_PLUGINS, name=name)
+    if not factories:
+        raise CameraURLError(f"{url!r}: no camera plug-in {name!r} is installed (the simulators package "
+                             "provides camera:sim)")
+    factory: Callable[[Mapping[str, str], bool], PluginCamera] = next(iter(factories)).load()
+    try:
+        return factory(options, live)
+    except ValueError as exc:
+        raise CameraURLError(f"{url!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +306,7 @@ class CameraSource:
         self.pipeline = DecodePipeline(self.decoder, cfg.roi)
         self.workers = cfg.workers or max(1, os.cpu_count() or 1)
         self.confirmer = Confirmer(window=cfg.window, min_frames=cfg.min_frames)
-        self._sim: SimCamera | None = None
+        self._sim: PluginCamera | None = None
         self.opener = self._make_opener()
         self.grabber: Grabber | None = None
         self._stop = threading.Event()
@@ -297,27 +324,9 @@ class CameraSource:
             directory = Path(cfg.target)
             fps = cfg.capture.fps or 25.0
             return lambda: ImagesReader(directory, done, fps)
-        if cfg.kind == "sim" and "timeline" in cfg.sim:
-            from simulators.camera_sim.timeline import TimelineError, from_options
-
-            try:
-                self._sim = camera = from_options(cfg.sim, live=cfg.live)
-            except TimelineError as exc:
-                raise CameraURLError(f"{cfg.url!r}: {exc}") from None
-            return camera
         if cfg.kind == "sim":
-            from simulators.camera_sim.stream import SimCamera
-
-            s = cfg.sim
-            size = tuple(int(v) for v in s.get("size", "1920x1080").lower().split("x"))
-            if len(size) != 2:
-                raise CameraURLError(f"{cfg.url!r}: size must be WxH")
-            self._sim = sim = SimCamera(scenario=s.get("scenario", "video"), seed=int(s.get("seed", 1)),
-                                        frames=int(s.get("frames", 0)), size=(size[0], size[1]),
-                                        fps=float(s.get("fps", 25.0)), live=cfg.live,
-                                        stall_after=int(s.get("stall_after", 0)),
-                                        drop_after=int(s.get("drop_after", 0)), fail_opens=int(s.get("fail_opens", 0)))
-            return sim
+            self._sim = camera = plugin_camera("sim", cfg.url, cfg.sim, cfg.live)
+            return camera
         live = cfg.live if cfg.kind == "file" else None
         return lambda: OpenCVReader(cfg.target, cfg.capture, live=live)
 

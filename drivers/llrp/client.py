@@ -49,7 +49,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from functools import lru_cache
 
 from drivers.backoff import Backoff
 from drivers.llrp.config import ClientConfig
@@ -60,7 +59,7 @@ from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
 from drivers.llrp.reports import TagReport, tag_reports
 from drivers.llrp.specs import event_notification_spec, gpi_port_states, keepalive_spec, streaming_rospec
-from gateway.identity import Identifier
+from drivers.rfid import decode_epc
 from gateway.reads import Read, SourceEvent, SourceStatus, Trigger
 
 M = MessageType
@@ -85,20 +84,6 @@ def status_text(msg: Message) -> str:
         code_name = str(code)
     return f"{msg.name} {code_name} {text}".rstrip()
 
-
-@lru_cache(maxsize=65536)
-def decode_epc(epc_hex: str) -> tuple[Identifier | None, str | None, str | None]:
-    """``(identifier, scheme, error)`` for an EPC; the EPC codec is imported lazily so that a
-    broken or missing GS1 package degrades to raw reads with ``error`` set."""
-    try:
-        from gateway.gs1.epc import decode
-    except Exception as exc:  # pragma: no cover - depends on the deployment
-        return None, None, f"EPC decoder unavailable: {exc}"
-    try:
-        epc = decode(epc_hex)
-        return epc.to_identifier(), epc.scheme, None
-    except Exception as exc:  # EPCError, or a key type the identity model does not know
-        return None, None, f"{type(exc).__name__}: {exc}"
 
 
 def to_read(source: str, r: TagReport, host_time: float, frequencies: tuple[int, ...] = ()) -> Read:

@@ -24,7 +24,8 @@ from drivers.mercury.codec import HostCodec, Response, StreamStatus, TagRead
 from drivers.mercury.errors import MercuryError
 from drivers.mercury.frames import Frame, FrameFault
 from drivers.mercury.records import DEFAULT_METADATA
-from drivers.serial_common import EpcNormaliser, Port, SerialSource, SerialURLError, SessionError
+from drivers.rfid import rfid_read
+from drivers.serial_common import Port, SerialSource, SerialURLError, SessionError
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 _TROUBLE = {cmd.STATUS_TEMPERATURE: "temperature throttle", cmd.STATUS_HIGH_RETURN_LOSS: "high return loss (antenna)"}
@@ -68,7 +69,6 @@ class MercurySource(SerialSource):
             raise SerialURLError(f"{url!r}: {exc}") from None
         self.command_timeout = self.target.float_param("timeout", 1.0)
         self.codec = HostCodec()
-        self.normaliser = EpcNormaliser()
         self.version: cmd.VersionInfo | None = None
         self._base_time = 0.0
         self._degraded = False
@@ -145,7 +145,7 @@ class MercurySource(SerialSource):
             extra["gpio"] = rec.gpio
         if rec.data:
             extra["data_hex"] = rec.data.hex()
-        return self.normaliser.read(
+        return rfid_read(
             self.source_id,
             str(rec.antenna) if rec.antenna is not None else self._default_channel,
             rec.epc.hex(),

@@ -29,17 +29,12 @@ import datetime as dt
 import math
 from typing import Any
 
+from drivers.rfid import rfid_read
 from gateway.reads import Read, SourceEvent, SourceStatus
 
 
 class VendorEventError(ValueError):
     """A JSON event that cannot be a tag read (the message says which field)."""
-
-
-def _epc_decode(raw: str) -> tuple[Any, str | None, str | None]:
-    from drivers.llrp.client import decode_epc  # shared, cached EPC decoding (lazy import of the GS1 codec)
-
-    return decode_epc(raw)
 
 
 def _number(value: Any, field: str) -> float | None:
@@ -117,9 +112,7 @@ def _pc(value: Any) -> int | None:
 
 
 def _read(source: str, raw: str, channel: str, host_time: float, **kw: Any) -> Read:
-    ident, scheme, error = _epc_decode(raw)
-    return Read(source=source, channel=channel, carrier="rfid", raw=raw, host_time=host_time, identifier=ident,
-                scheme=scheme, error=error, **kw)
+    return rfid_read(source, channel, raw, host_time, **kw)
 
 
 # -- Impinj ------------------------------------------------------------------------------------

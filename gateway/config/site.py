@@ -18,6 +18,7 @@ from gateway.config.common import Section, TopicSegment
 from gateway.config.enrichment import EnrichmentConfig
 from gateway.config.lane_engine import LaneEngineConfig
 from gateway.config.mqtt import MqttConfig
+from gateway.gs1.check_digit import is_valid
 from gateway.storage.retention import KINDS as RETENTION_KINDS
 from gateway.storage.retention import periods as retention_periods
 from gateway.vehicle import country_code
@@ -111,7 +112,7 @@ class LaneConfig(Section):
     @field_validator("read_point_gln")
     @classmethod
     def _gln(cls, value: str | None) -> str | None:
-        if value is not None and not (len(value) == 13 and value.isdigit() and _mod10_ok(value)):
+        if value is not None and not (len(value) == 13 and value.isdigit() and is_valid(value)):
             raise ValueError(f"{value!r} is not a valid 13-digit GLN (check digit)")
         return value
 
@@ -207,7 +208,4 @@ class SiteConfig(Section):
         raise KeyError(lane_id)
 
 
-def _mod10_ok(digits: str) -> bool:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return (10 - total % 10) % 10 == int(digits[-1])
 

@@ -18,7 +18,7 @@ from gateway.config.enrichment import EnrichmentConfig
 from gateway.enrichment.dates import gs1_date, gs1_datetime
 from gateway.enrichment.flags import FlagContext, evaluate
 from gateway.enrichment.linking import Linked, Linker, VehicleObservation
-from gateway.enrichment.result import EnrichmentResult, PartySummary, ProductSummary
+from gateway.enrichment.result import EnrichmentResult, Party, Product
 from gateway.enrichment.routing import route
 from gateway.enrichment.rules import RoutingTable, RuleSet, load_routing, load_rules
 from gateway.enrichment.store import Store
@@ -48,8 +48,8 @@ class Enricher:
             parties=self._parties(linked), flags=flags, routing=routing, rules_version=self.rules.version,
             master_data={"routing": self.routing.version})
 
-    def _parties(self, linked: Linked) -> list[PartySummary]:
-        out: list[PartySummary] = []
+    def _parties(self, linked: Linked) -> list[Party]:
+        out: list[Party] = []
         for _decl_id, decl in sorted(linked.decls.items(), key=lambda kv: kv[1].mrn):
             for role, ref in decl.party_roles():
                 inline = decl.parties.get(ref)
@@ -65,7 +65,7 @@ class Enricher:
                     address = ", ".join(x for x in (a.street and f"{a.street} {a.number or ''}".strip(),
                                                     a.postcode and f"{a.postcode} {a.city or ''}".strip(),
                                                     a.country) if x)
-                out.append(PartySummary(
+                out.append(Party(
                     role=role, natural_person=natural,
                     name=(inline.name if inline and inline.name else master.name if master else None),
                     eori=(inline.eori if inline and inline.eori else master.ids.eori if master else None),
@@ -77,7 +77,7 @@ class Enricher:
         return out
 
 
-def _products(linked: Linked) -> list[ProductSummary]:
+def _products(linked: Linked) -> list[Product]:
     out = []
     for gtin, link in sorted(linked.gtins.items()):
         p = link.product
@@ -88,7 +88,7 @@ def _products(linked: Linked) -> list[ProductSummary]:
         decl = linked.decls.get(link.decl_id) if link.decl_id is not None else None
         amount = decl.amount(link.item.seq) if decl and link.item else None
         declared_qty = next((g.quantity for g in link.item.gs1.gtins if g.gtin == gtin), None) if link.item else None
-        out.append(ProductSummary(
+        out.append(Product(
             gtin=gtin, description=p.description if p else None, brand=p.brand_name if p else None,
             hs6_master=p.hs6 if p else None, hs6_declared=link.item.hs6 if link.item else None,
             cn8=(link.item.hs6 + link.item.cn2) if link.item and link.item.cn2 else None,

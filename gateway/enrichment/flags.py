@@ -15,7 +15,7 @@ from gateway.enrichment.dates import gs1_date, gs1_datetime
 from gateway.enrichment.declaration import Declaration, GoodsItem
 from gateway.enrichment.keys import country_alpha2, eori_format_ok, gs1_ok
 from gateway.enrichment.linking import Linked, declared_containers, declared_plates, hs_level
-from gateway.enrichment.result import AgencyRouting, Flag
+from gateway.enrichment.result import Flag, Routing
 from gateway.enrichment.rules import RuleSet
 from gateway.enrichment.store import Store
 from gateway.gs1.keys import GDTI, GLN, GRAI, GSIN, GSRN, GTIN, SSCC, GS1Key
@@ -25,7 +25,7 @@ from gateway.lane.passage import Passage
 
 class FlagContext:
     def __init__(self, passage: Passage, linked: Linked, store: Store, rules: RuleSet,
-                 routing: list[AgencyRouting], vehicle_seen: bool) -> None:
+                 routing: list[Routing], vehicle_seen: bool) -> None:
         self.passage, self.linked, self.store, self.rules = passage, linked, store, rules
         self.routing, self.vehicle_seen = routing, vehicle_seen
         self.lane_dt = dt.datetime.fromtimestamp(linked.lane_time, dt.UTC)

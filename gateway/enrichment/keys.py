@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 
-from gateway.gs1.linters import check_digit
+from gateway.gs1.check_digit import is_valid
 from gateway.vehicle import container_code, container_ok, country_code, plate_key
 
 _EORI = re.compile(r"[A-Z]{2}[A-Za-z0-9]{1,15}")
@@ -29,7 +29,7 @@ def gs1_ok(digits: str) -> bool:
     Cached (a pure function of the string): one closed passage checks each of its keys several times
     (parsing its declaration, linking, the flag rules), and the same keys come back at every truck.
     """
-    return len(digits) >= 2 and digits.isascii() and digits.isdigit() and check_digit(digits[:-1]) == digits[-1]
+    return is_valid(digits)
 
 
 def iso6346_ok(container_id: str) -> bool:

@@ -1,15 +1,25 @@
 """The enrichment result: what matching a closed passage to declarations found.
 
-This is the ``data`` the publisher embeds (``links``, ``products``, ``parties``, ``flags``,
-``routing``) plus the per-item and per-identifier match status.  Field names are snake_case and
-line up with :mod:`gateway.publishing.payloads`, so ``blocks_from_result`` copies them as they are.
+This module is the one vocabulary shared by enrichment and publishing: :class:`Link`,
+:class:`Product`, :class:`Party`, :class:`Flag`, :class:`Routing`, :class:`DocumentRef` and
+:data:`Severity` are what the enrichment builds *and* what the customs record on the wire is made
+of.  Nobody copies or remaps them: :mod:`gateway.publishing.compose` serialises the blocks of an
+:class:`EnrichmentResult` with pydantic (``by_alias=True``: camelCase on the wire), and the
+committed JSON Schemas of the MQTT contract are generated from these same classes.
+
+* A field marked ``exclude=True`` is the enrichment's own (e.g. which declaration an item came
+  from): it is never serialised, so never published.  Every other field of a published class is on
+  the wire and must be classified per audience in :data:`gateway.publishing.projections.CLASSIFICATION`
+  (a test fails otherwise), which decides who sees it.
+* A rule reference is :class:`RuleRef` here and ``"id@version"`` on the wire (``str(rule)``).
+* A field's ``description`` is the published contract's wording.
 
 Data classes (for the audience projections; see the research note §4.4 and §5):
 
-* **personal data** — ``PartySummary.name``, ``PartySummary.eori``, ``PartySummary.address`` *when*
-  ``PartySummary.natural_person`` is true (ICS2 CL729 type of person 1): mask outside customs.
-* **values** — ``ProductSummary.value`` and ``ProductSummary.currency`` (item amount invoiced /
-  customs value): customs only.
+* **personal data** — ``Party.name``, ``Party.eori``, ``Party.address`` *when*
+  ``Party.natural_person`` is true (ICS2 CL729 type of person 1): mask outside customs.
+* **values** — ``Product.value`` and ``Product.currency`` (item amount invoiced / customs value):
+  customs only.
 * **rule logic** — ``Flag.rule``, ``Flag.evidence``, ``Link.via``, ``Link.confidence``,
   ``IdentifierMatch.via``, ``IdentifierMatch.confidence``, ``EnrichmentResult.rules_version``:
   customs only.  The whole ``flags`` list is law-enforcement sensitive (customs only).
@@ -17,40 +27,57 @@ Data classes (for the audience projections; see the research note §4.4 and §5)
   origin, legal-person names) may go to the SPS / CITES agencies.
 
 >>> flag = Flag(code="SPS_DOC_MISSING", severity="high", rule=RuleRef(id="R-SPS-DOC", version="1"),
-...             evidence={"hs6": "020230", "expected_docs": ["N853"]})
+...             evidence={"hs6": "020230", "expected_docs": ["N853"]}, goods_item_seq=1)
 >>> result = EnrichmentResult(passage_id="p-1", lane="lane1", flags=[flag])
->>> result.model_dump(mode="json")["flags"][0]["rule"]
-{'id': 'R-SPS-DOC', 'version': '1'}
->>> result.has_flag("SPS_DOC_MISSING"), result.max_severity
-(True, 'high')
+>>> result.model_dump(mode="json", by_alias=True, exclude_none=True, include={"flags"})
+{'flags': [{'code': 'SPS_DOC_MISSING', 'severity': 'high', 'rule': 'R-SPS-DOC@1', 'evidence': {'hs6': '020230', \
+'expected_docs': ['N853']}}]}
+>>> result.has_flag("SPS_DOC_MISSING"), result.max_severity, result.decision
+(True, 'high', 'go_to_bay')
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
 
-Severity = Literal["info", "low", "medium", "high"]
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
+#: How serious a flag is; ``high`` and ``critical`` send the vehicle to the inspection bay.  Flag rule
+#: files may still say ``info``, read as ``low`` (see :mod:`gateway.enrichment.rules`).
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+#: The ops outcome of a passage, without its reasons.
+Decision = Literal["proceed", "go_to_bay"]
 
 #: expected & seen, expected & missing, seen & unexpected (+ seen but not matched as goods, e.g. GRAI)
 MatchStatus = Literal["expected_seen", "expected_missing", "seen_unexpected", "seen_not_goods"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built by field name; serialised with camelCase aliases (by_alias=True) as the wire spells them.
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              alias_generator=AliasGenerator(serialization_alias=to_camel))
 
 
 class RuleRef(_Model):
-    """Which rule fired (rule logic: customs only)."""
+    """Which rule fired (rule logic: customs only); ``id@version`` as text and on the wire."""
 
     id: str
     version: str
 
+    def __str__(self) -> str:
+        return f"{self.id}@{self.version}"
+
+
+# A rule reference is published as its text, "R-SPS-02@3".
+_RuleText = Annotated[RuleRef, PlainSerializer(str, return_type=str)]
+
 
 class DocumentRef(_Model):
-    type: str = Field(description="document type code (02A/D006), e.g. N853 (CHED-P)")
+    """A document a declaration references: its type code and reference."""
+
+    type: str = Field(description="document type code (02A/D006), e.g. N853 (CHED-P), C085 (CITES)")
     reference: str | None = None
 
 
@@ -66,13 +93,14 @@ class Link(_Model):
     """One seen identifier linked to a declaration (research note §1.6)."""
 
     mrn: str
-    version: int | None = None
+    version: int | None = Field(None, exclude=True, description="version of the linked declaration")
     house_ucr: str | None = None
     goods_item_seq: int | None = None
-    key: str | None = Field(None, description="the identifier's canonical key, e.g. an SSCC")
+    # the identifier's canonical key (Identifier.key), e.g. an SSCC
+    key: str | None = Field(None, description="the identifier (Digital Link) that matched, e.g. an SSCC")
     key_type: str | None = None
-    via: str | None = Field(None, description="linking rule id (rule logic: customs only)")
-    confidence: float | None = Field(None, description="0..1 (rule logic: customs only)")
+    via: str | None = Field(None, description="how the link was made (matching rule): customs only")
+    confidence: float | None = Field(None, description="link confidence: customs only")
     documents: list[DocumentRef] = Field(default_factory=list)
     seals: list[str] = Field(default_factory=list)
 
@@ -103,68 +131,76 @@ class ItemMatch(_Model):
     gtins_seen: list[str] = Field(default_factory=list)
 
 
-class ProductSummary(_Model):
-    """A seen GTIN with its master data next to what was declared.  ``value``/``currency``: customs only."""
+class Product(_Model):
+    """A seen GTIN with its master data next to what was declared.  ``value``/``currency``: customs only.
 
-    gtin: str
+    ``origin`` is the ISO 3166 country of origin from master data or AI 422.
+    """
+
+    gtin: str | None = None
     description: str | None = None
-    brand: str | None = None
+    brand: str | None = Field(None, exclude=True)
     hs6_master: str | None = None
     hs6_declared: str | None = None
     cn8: str | None = None
-    origin: str | None = Field(None, description="ISO 3166 country of origin from master data or AI 422")
+    origin: str | None = None
     quantity: float | None = None
     unit: str | None = None
     gross_mass_kg: float | None = None
     net_mass_kg: float | None = None
-    batch: str | None = None
-    expiry: str | None = Field(None, description="ISO date from AI 17 / 7003")
-    mrn: str | None = None
-    goods_item_seq: int | None = None
-    value: float | None = Field(None, description="item amount invoiced: VALUE, customs only")
-    currency: str | None = Field(None, description="VALUE, customs only")
+    batch: str | None = Field(None, exclude=True)
+    expiry: str | None = Field(None, exclude=True, description="ISO date from AI 17 / 7003")
+    mrn: str | None = Field(None, exclude=True)
+    goods_item_seq: int | None = Field(None, exclude=True)
+    value: float | None = Field(None, description="item amount invoiced / customs value: customs only")
+    currency: str | None = None
 
 
-class PartySummary(_Model):
+class Party(_Model):
     """A party of a linked declaration.  ``name``/``eori``/``address`` are PERSONAL DATA if natural_person."""
 
     role: str
-    natural_person: bool = False
+    natural_person: bool = Field(False, description="ICS2 CL729: natural persons are masked outside customs")
     name: str | None = None
     eori: str | None = None
     gln: str | None = None
-    lei: str | None = None
+    lei: str | None = Field(None, exclude=True)
     country: str | None = None
-    address: str | None = None
+    address: str | None = Field(None, exclude=True)
     aeo: str | None = None
-    mrn: str | None = None
+    mrn: str | None = Field(None, exclude=True)
 
 
 class Flag(_Model):
-    """``{"code", "severity", "rule": {"id", "version"}, "evidence"}`` (rule and evidence: customs only)."""
+    """A discrepancy: its code, severity, the rule that raised it and the rule's inputs (customs only)."""
 
     code: str
     severity: Severity
-    rule: RuleRef
-    evidence: dict[str, Any] = Field(default_factory=dict)
     message: str | None = None
-    mrn: str | None = None
-    goods_item_seq: int | None = None
+    rule: _RuleText | None = Field(None, title="Rule", description="rule id and version: customs only")
+    evidence: dict[str, Any] | None = Field(None, description="rule inputs: customs only")
+    mrn: str | None = Field(None, exclude=True)
+    goods_item_seq: int | None = Field(None, exclude=True)
 
 
-class AgencyRouting(_Model):
-    """Per goods item and agency: the documents expected and whether the declaration references them."""
+class Routing(_Model):
+    """Per goods item and agency: the documents expected and whether the declaration references them.
+
+    ``basis`` says why the agency is concerned (e.g. ``HS chapter 02``); ``present`` is ``None`` when
+    the agency expects no document.
+    """
 
     agency: str
-    basis: str = Field(description="e.g. 'HS chapter 02'")
+    basis: str | None = None
     expected_docs: list[str] = Field(default_factory=list)
-    present: bool | None = Field(None, description="None when the agency expects no document")
-    documents: list[DocumentRef] = Field(default_factory=list)
-    mrn: str | None = None
-    goods_item_seq: int | None = None
-    hs6: str | None = None
-    audience: Literal["sps", "cites"] | None = Field(None, description="publishing audience of the referral")
-    name: str | None = Field(None, description="the agency's name")
+    present: bool | None = None
+    documents: list[DocumentRef] = Field(default_factory=list, exclude=True)
+    mrn: str | None = Field(None, exclude=True)
+    goods_item_seq: int | None = Field(None, exclude=True)
+    hs6: str | None = Field(None, exclude=True)
+    audience: Literal["sps", "cites"] | None = Field(None, exclude=True,
+                                                     description="publishing audience of the referral")
+    name: str | None = Field(None, exclude=True, description="the agency's name")
 
 
 class EnrichmentResult(_Model):
@@ -175,10 +211,10 @@ class EnrichmentResult(_Model):
     links: list[Link] = Field(default_factory=list)
     identifiers: list[IdentifierMatch] = Field(default_factory=list)
     items: list[ItemMatch] = Field(default_factory=list)
-    products: list[ProductSummary] = Field(default_factory=list)
-    parties: list[PartySummary] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list)
+    parties: list[Party] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
-    routing: list[AgencyRouting] = Field(default_factory=list)
+    routing: list[Routing] = Field(default_factory=list)
     rules_version: str | None = Field(None, description="version of the flag rule set (rule logic)")
     master_data: dict[str, str] = Field(default_factory=dict)
 
@@ -189,7 +225,22 @@ class EnrichmentResult(_Model):
         return sorted({flag.code for flag in self.flags})
 
     @property
+    def mrns(self) -> list[str]:
+        """The linked declarations' MRNs, sorted (the EPCIS event's business transactions)."""
+        return sorted({link.mrn for link in self.links})
+
+    @property
     def max_severity(self) -> Severity | None:
         if not self.flags:
             return None
         return max((flag.severity for flag in self.flags), key=SEVERITY_ORDER.__getitem__)
+
+    @property
+    def decision(self) -> Decision:
+        """The lane's outcome: a high or critical flag, or an agency expecting a document the declaration
+        does not reference, sends the vehicle to the inspection bay; anything else proceeds."""
+        if any(flag.severity in ("high", "critical") for flag in self.flags):
+            return "go_to_bay"
+        if any(r.present is False for r in self.routing):
+            return "go_to_bay"
+        return "proceed"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.enrichment.result import RuleRef, Severity
 
@@ -27,6 +27,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _severity(value: Any) -> Any:
+    """Rule files may say ``info``: the flag is published as ``low`` (the wire has no lower level)."""
+    return "low" if value == "info" else value
+
+
+_SEVERITIES = get_args(Severity)
+
+
 class Rule(_Strict):
     """One flag rule: id, version and severity; the other keys are the rule's own parameters."""
 
@@ -34,7 +42,7 @@ class Rule(_Strict):
 
     id: str
     version: str
-    severity: Severity | None = None
+    severity: Annotated[Severity, BeforeValidator(_severity)] | None = None
 
     @property
     def ref(self) -> RuleRef:
@@ -48,9 +56,10 @@ class Rule(_Strict):
         value = self.param(name) if name else self.severity
         if value is None:
             value = self.severity or default
-        if value not in ("info", "low", "medium", "high"):
-            raise ValueError(f"rule {self.id}: severity {value!r} is not info/low/medium/high")
-        return value
+        value = _severity(value)
+        if value not in _SEVERITIES:
+            raise ValueError(f"rule {self.id}: severity {value!r} is not {'/'.join(_SEVERITIES)} (or info)")
+        return value  # type: ignore[no-any-return]
 
 
 class Linking(_Strict):

@@ -12,36 +12,33 @@ found by scanning path pairs from the right; key qualifiers follow in the dictio
 splitting; numeric query keys must be AIs allowed as data attributes; other keys are kept as
 non-GS1 extensions; a GTIN must have 14 digits; an AI may appear only once.  A path with
 no plain key whose last segment is base64url is read as a compressed URI (see
-:mod:`gateway.gs1.dl_compression`).
+:mod:`gateway.gs1.dl_compression`).  Writing a URI is :func:`gateway.gs1.dl_uri.build_uri` (what
+``GS1Message.as_digital_link`` calls).
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote, unquote_plus
-
 from gateway.gs1.ai import APPLICATION_IDENTIFIERS
+from gateway.gs1.dl_compression import split_compressed
+from gateway.gs1.dl_uri import Split, decode_segment
 from gateway.gs1.errors import (
-    DL_BAD_PERCENT_ENCODING,
     DL_DUPLICATE_AI,
     DL_GTIN_LENGTH,
     DL_NO_PRIMARY_KEY,
     DL_NOT_AN_ATTRIBUTE,
-    DL_NOT_REPRESENTABLE,
     DL_QUALIFIER_IN_QUERY,
     DL_QUALIFIER_ORDER,
     DL_UNKNOWN_QUERY_AI,
     STRICT,
     SYNTAX,
-    GS1ParseError,
     GS1Problem,
     Profile,
+    problem,
 )
-from gateway.gs1.message import GS1Message
-from gateway.gs1.validate import finish, problem
+from gateway.gs1.message import GS1Message, finish
 
 KIND = "digital-link"
 _AIS = APPLICATION_IDENTIFIERS
-_HEX = "0123456789ABCDEFabcdef"
 _DIGITS = "0123456789"
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:[]_~%!$&'()*+,;=@"
 
@@ -49,33 +46,6 @@ _HOST_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:
 def is_digital_link(data: str) -> bool:
     head = data[:8].lower()
     return head.startswith("https://") or head.startswith("http://")
-
-
-class _Split:
-    __slots__ = ("extensions", "pairs", "positions")
-
-    def __init__(self) -> None:
-        self.pairs: list[tuple[str, str]] = []
-        self.positions: list[int] = []
-        self.extensions: list[tuple[str, str]] = []
-
-
-def _decode(source: str, segment: str, pos: int, plus: bool, problems: list[GS1Problem]) -> str:
-    if "%" not in segment:
-        return segment.replace("+", " ") if plus and "+" in segment else segment
-    i = segment.find("%")
-    while i != -1:
-        pair = segment[i + 1:i + 3]
-        if len(pair) != 2 or pair.strip(_HEX):
-            problems.append(problem(source, DL_BAD_PERCENT_ENCODING, None, pos + i,
-                                    "'%' must be followed by two hex digits"))
-            return segment
-        i = segment.find("%", i + 3)
-    try:
-        return (unquote_plus if plus else unquote)(segment, errors="strict")
-    except UnicodeDecodeError:
-        problems.append(problem(source, DL_BAD_PERCENT_ENCODING, None, pos, "percent-encoding is not UTF-8"))
-        return segment
 
 
 def _valid_sequence(qualifiers: list[str], alternatives: tuple[tuple[str, ...], ...]) -> bool:
@@ -92,9 +62,9 @@ def _valid_sequence(qualifiers: list[str], alternatives: tuple[tuple[str, ...], 
 
 
 def split_digital_link(data: str, problems: list[GS1Problem], *, offset: int = 0,
-                       source: str | None = None) -> _Split:
+                       source: str | None = None) -> Split:
     source = data if source is None else source
-    out = _Split()
+    out = Split()
     head = data[:8].lower()
     if head.startswith("https://"):
         at = 8
@@ -131,8 +101,6 @@ def split_digital_link(data: str, problems: list[GS1Problem], *, offset: int = 0
             key_index = i
             break
     if key_index == -1:
-        from gateway.gs1.dl_compression import split_compressed  # only paid for when no plain key
-
         if split_compressed(segments, starts, out, problems, offset, source):
             key_ai = out.pairs[0][0] if out.pairs else ""
             qualifiers: tuple[tuple[str, ...], ...] = ()
@@ -154,7 +122,7 @@ def split_digital_link(data: str, problems: list[GS1Problem], *, offset: int = 0
     for i in range(key_index, len(segments), 2):
         ai = segments[i]
         raw = segments[i + 1]
-        value = _decode(source, raw, offset + starts[i + 1], False, problems)
+        value = decode_segment(source, raw, offset + starts[i + 1], False, problems)
         if ai in dict(out.pairs):
             problems.append(problem(source, DL_DUPLICATE_AI, ai, offset + starts[i], "appears twice in the URI"))
         out.pairs.append((ai, value))
@@ -167,7 +135,7 @@ def split_digital_link(data: str, problems: list[GS1Problem], *, offset: int = 0
     return out
 
 
-def _query(body: str, q_at: int, out: _Split, problems: list[GS1Problem], offset: int, source: str,
+def _query(body: str, q_at: int, out: Split, problems: list[GS1Problem], offset: int, source: str,
            alternatives: tuple[tuple[str, ...], ...]) -> None:
     if q_at == -1:
         return
@@ -198,11 +166,11 @@ def _query(body: str, q_at: int, out: _Split, problems: list[GS1Problem], offset
                 problems.append(problem(source, DL_DUPLICATE_AI, key, offset + start, "appears twice in the URI"))
                 continue
             seen.add(key)
-            out.pairs.append((key, _decode(source, raw, value_pos, True, problems)))
+            out.pairs.append((key, decode_segment(source, raw, value_pos, True, problems)))
             out.positions.append(value_pos)
         else:
-            out.extensions.append((_decode(source, key, offset + start, True, problems),
-                                   _decode(source, raw, offset + start + len(key) + 1, True, problems)))
+            out.extensions.append((decode_segment(source, key, offset + start, True, problems),
+                                   decode_segment(source, raw, offset + start + len(key) + 1, True, problems)))
 
 
 def parse_digital_link(data: str, *, profile: Profile = STRICT) -> GS1Message:
@@ -210,35 +178,3 @@ def parse_digital_link(data: str, *, profile: Profile = STRICT) -> GS1Message:
     split = split_digital_link(data, problems)
     return finish(data, KIND, split.pairs, split.positions, problems, profile,
                   extensions=tuple(split.extensions))
-
-
-def build_uri(msg: GS1Message, domain: str) -> str:
-    """Canonical Digital Link for ``msg`` on ``domain`` (which may carry a path prefix)."""
-    values: dict[str, str] = {}
-    for ai, value in msg.pairs:
-        values.setdefault(ai, value)
-    key_ai = next((ai for ai in values if ai in _AIS and _AIS[ai].dl_qualifiers is not None), None)
-    if key_ai is None:
-        raise GS1ParseError(msg.data, [problem(msg.data, DL_NOT_REPRESENTABLE, None, 0,
-                                               "no GS1 primary key to put in a Digital Link path")])
-    alternatives = _AIS[key_ai].dl_qualifiers or ((),)
-    best = max(alternatives, key=lambda alt: sum(q in values for q in alt))
-    parts = [domain.rstrip("/"), "/", key_ai, "/", quote(values[key_ai], safe="")]
-    used = {key_ai}
-    for q in best:
-        if q in values:
-            parts += ["/", q, "/", quote(values[q], safe="")]
-            used.add(q)
-    query: list[str] = []
-    for ai, value in values.items():
-        if ai in used:
-            continue
-        entry = _AIS.get(ai)
-        if entry is None or not entry.dl_attribute:
-            raise GS1ParseError(msg.data, [problem(msg.data, DL_NOT_REPRESENTABLE, ai, 0,
-                                                   "cannot be carried in a Digital Link URI")])
-        query.append(f"{ai}={quote(value, safe='')}")
-    query += [f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in msg.extensions]
-    if query:
-        parts += ["?", "&".join(query)]
-    return "".join(parts)

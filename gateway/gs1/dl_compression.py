@@ -41,11 +41,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cache
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from gateway.gs1.ai import AI_LENGTH_BY_PREFIX, APPLICATION_IDENTIFIERS
-from gateway.gs1.digital_link import _decode, _Split
+from gateway.gs1.dl_uri import Elements, Split, decode_segment
 from gateway.gs1.errors import (
     DL_COMPRESSED,
     DL_DUPLICATE_AI,
@@ -56,11 +55,8 @@ from gateway.gs1.errors import (
     DL_QUALIFIER_ORDER,
     GS1ParseError,
     GS1Problem,
+    problem,
 )
-from gateway.gs1.validate import problem
-
-if TYPE_CHECKING:
-    from gateway.gs1.message import GS1Message
 
 __all__ = ["ALPHABET", "OPTIMISATIONS", "CompressedDataError", "compress", "decode_payload", "encode_payload",
            "looks_compressed", "split_compressed", "value_format"]
@@ -395,7 +391,7 @@ def _packable_extension(key: str, value: str) -> bool:
             and all(ord(c) < 128 for c in value))
 
 
-def compress(msg: GS1Message, domain: str, *, uncompressed_primary: bool = False, optimise: bool = False,
+def compress(msg: Elements, domain: str, *, uncompressed_primary: bool = False, optimise: bool = False,
              compress_extensions: bool = False) -> str:
     """Compressed Digital Link URI for ``msg`` (see :meth:`GS1Message.to_compressed_digital_link`)."""
     values: dict[str, str] = {}
@@ -441,7 +437,7 @@ def looks_compressed(segment: str, *, partial: bool = False) -> bool:
     return len(segment) >= (3 if partial else 4) and chars <= _B64 and not chars <= _DIGITS
 
 
-def split_compressed(segments: list[str], starts: list[int], out: _Split, problems: list[GS1Problem],
+def split_compressed(segments: list[str], starts: list[int], out: Split, problems: list[GS1Problem],
                      offset: int, source: str) -> bool:
     """Fill ``out`` from a compressed URI path; ``False`` when the path does not look compressed.
 
@@ -465,7 +461,7 @@ def split_compressed(segments: list[str], starts: list[int], out: _Split, proble
     if partial:
         key_ai = segments[-3]
         key_at = offset + starts[-2]
-        key_value = _decode(source, segments[-2], key_at, False, problems)
+        key_value = decode_segment(source, segments[-2], key_at, False, problems)
         if key_ai == "01" and len(key_value) != 14:
             problems.append(problem(source, DL_GTIN_LENGTH, "01", key_at,
                                     f"a GTIN in a Digital Link must have 14 digits, not {len(key_value)}"))
@@ -480,7 +476,7 @@ def _short(segment: str) -> str:
     return repr(segment) if len(segment) <= 24 else repr(segment[:23]) + "…"
 
 
-def _arrange(pairs: list[tuple[str, str]], positions: list[int], out: _Split, problems: list[GS1Problem],
+def _arrange(pairs: list[tuple[str, str]], positions: list[int], out: Split, problems: list[GS1Problem],
              source: str, at: int) -> None:
     """Key first, its qualifiers in the dictionary's order, then the attributes (as in a plain URI)."""
     seen: set[str] = set()

@@ -19,9 +19,9 @@ AI (10) BATCH/LOT: value has 21 characters, allows at most 20, at position 38 of
 from __future__ import annotations
 
 from gateway.gs1.ai import AI_LENGTH_BY_PREFIX, APPLICATION_IDENTIFIERS, PREDEFINED_LENGTH
-from gateway.gs1.errors import STRICT, UNKNOWN_AI, GS1ParseError, GS1Problem, Profile
-from gateway.gs1.message import GS1Message
-from gateway.gs1.validate import finish, problem, rules_pass
+from gateway.gs1.errors import STRICT, UNKNOWN_AI, GS1ParseError, GS1Problem, Profile, problem
+from gateway.gs1.message import GS1Message, finish
+from gateway.gs1.validate import rules_pass
 
 GS = "\x1d"
 # AI -> predefined value length, 0 when a separator ends the value; unknown AIs are absent.

@@ -105,3 +105,9 @@ class Profile:
 #: Literal "(" in bracketed data is legal but worth a warning in every profile.
 STRICT = Profile("strict", frozenset({HRI_AMBIGUOUS_PARENTHESIS}))
 LENIENT = Profile("lenient", frozenset({REQ_MISSING, DATE_DAY_ZERO, HRI_AMBIGUOUS_PARENTHESIS}))
+
+
+def problem(data: str, code: str, ai: str | None, position: int, detail: str) -> GS1Problem:
+    """One problem found in ``data``, its message saying where."""
+    where = f"AI ({ai}) " if ai else ""
+    return GS1Problem(code, ai, position, f"{where}{detail}, at position {position} of {describe_input(data)}")

@@ -13,9 +13,8 @@ Nothing is ever cut or dropped: an empty value is an error, not a missing elemen
 from __future__ import annotations
 
 from gateway.gs1.ai import APPLICATION_IDENTIFIERS
-from gateway.gs1.errors import HRI_AMBIGUOUS_PARENTHESIS, STRICT, SYNTAX, GS1Problem, Profile
-from gateway.gs1.message import GS1Message
-from gateway.gs1.validate import finish, problem
+from gateway.gs1.errors import HRI_AMBIGUOUS_PARENTHESIS, STRICT, SYNTAX, GS1Problem, Profile, problem
+from gateway.gs1.message import GS1Message, finish
 
 KIND = "hri"
 _AIS = APPLICATION_IDENTIFIERS

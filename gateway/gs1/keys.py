@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from gateway.gs1.linters import check_digit
+from gateway.gs1.check_digit import check_digit
 
 
 @dataclass(frozen=True, slots=True)

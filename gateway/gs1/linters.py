@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.gs1 import codelists
+from gateway.gs1.check_digit import check_digit, is_valid
 from gateway.gs1.errors import BAD_CHARACTER, BAD_CHECK_DIGIT, DATE_DAY_ZERO, INVALID_DATE, INVALID_TIME, INVALID_VALUE
 
 LintResult = tuple[str, int, str] | None
@@ -73,22 +74,9 @@ def cset64(value: str) -> LintResult:
 
 def csum(value: str) -> LintResult:
     """GS1 mod-10 check digit in the last position."""
-    data = value.encode("ascii", "replace")
-    # Weights 3,1,3,... from the right of the payload; the check digit's own weight is 1.
-    odd = data[-2::-2]
-    if (3 * (sum(odd) - 48 * len(odd)) + sum(data[-1::-2]) - 48 * len(data[-1::-2])) % 10 == 0:
+    if is_valid(value):
         return None
-    expected = check_digit(value[:-1])
-    return BAD_CHECK_DIGIT, len(value) - 1, f"check digit should be {expected}, not {value[-1]}"
-
-
-def check_digit(payload: str) -> str:
-    """The GS1 mod-10 check digit for ``payload`` (digits without their check digit)."""
-    data = payload.encode("ascii")
-    # Weights 3,1,3,... from the right; each byte is 48 + digit.
-    odd = sum(data[-1::-2]) - 48 * len(data[-1::-2])
-    even = sum(data[-2::-2]) - 48 * len(data[-2::-2])
-    return DIGITS[-(3 * odd + even) % 10]
+    return BAD_CHECK_DIGIT, len(value) - 1, f"check digit should be {check_digit(value[:-1])}, not {value[-1]}"
 
 
 _PRIMES = (

@@ -16,21 +16,26 @@
 'gtin'
 
 Typed elements are built on first access (parsing itself only validates), so a lane that
-needs just the key pays only for validation.
+needs just the key pays only for validation.  Every parser ends in :func:`finish`, which validates
+the pairs it found (:mod:`gateway.gs1.validate`) and makes the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar
 
 from gateway.gs1._ai_table import DICTIONARY_RELEASE
-from gateway.gs1.errors import GS1Problem
-
-if TYPE_CHECKING:
-    from gateway.gs1.errors import Profile
-    from gateway.identity import Identifier
+from gateway.gs1.ai import APPLICATION_IDENTIFIERS, PREDEFINED_LENGTH
+from gateway.gs1.dl_compression import compress
+from gateway.gs1.dl_uri import build_uri
+from gateway.gs1.errors import STRICT, SYNTAX, GS1ParseError, GS1Problem, Profile, problem
+from gateway.gs1.validate import check_elements
+from gateway.gs1.values import decode
+from gateway.identity import Identifier
 
 GS = "\x1d"
 DEFAULT_DL_DOMAIN = "https://id.gs1.org"
@@ -79,13 +84,6 @@ class GS1Message:
     dictionary_release: ClassVar[str] = DICTIONARY_RELEASE
 
     @classmethod
-    def parse(cls, data: str, *, profile: Profile | None = None) -> GS1Message:
-        """Auto-detect the form of ``data`` (see :func:`gateway.gs1.parse`)."""
-        from gateway.gs1.parser import parse
-
-        return parse(data, profile=profile)
-
-    @classmethod
     def from_elements(cls, pairs: Iterable[tuple[str, str]], *, profile: Profile | None = None,
                       data: str | None = None) -> GS1Message:
         """Validate ``(ai, value)`` pairs from another carrier (e.g. an EPC) as one message.
@@ -93,9 +91,6 @@ class GS1Message:
         >>> GS1Message.from_elements([("01", "09506000134352"), ("21", "ABC")]).as_hri()
         '(01)09506000134352(21)ABC'
         """
-        from gateway.gs1.errors import STRICT
-        from gateway.gs1.validate import finish
-
         pair_list = [(str(ai), str(value)) for ai, value in pairs]
         text = data if data is not None else "".join(f"({ai}){escape_hri(v)}" for ai, v in pair_list)
         positions = []
@@ -136,8 +131,6 @@ class GS1Message:
 
     def as_element_string(self, separator: str = GS) -> str:
         """Unbracketed data, with ``separator`` (FNC1 as GS) after variable-length AIs."""
-        from gateway.gs1.ai import PREDEFINED_LENGTH
-
         out: list[str] = []
         last = len(self.pairs) - 1
         for i, (ai, value) in enumerate(self.pairs):
@@ -148,8 +141,6 @@ class GS1Message:
 
     def as_digital_link(self, domain: str = DEFAULT_DL_DOMAIN) -> str:
         """Canonical GS1 Digital Link URI on ``domain`` (any stem, e.g. ``https://example.com/p``)."""
-        from gateway.gs1.digital_link import build_uri
-
         return build_uri(self, domain)
 
     def to_compressed_digital_link(self, domain: str = DEFAULT_DL_DOMAIN, *, uncompressed_primary: bool = False,
@@ -163,16 +154,11 @@ class GS1Message:
         >>> GS1Message.from_elements([("01", "05412345000013"), ("10", "ABC123")]).to_compressed_digital_link()
         'https://id.gs1.org/AQnYUc1gmiCNV4JG'
         """
-        from gateway.gs1.dl_compression import compress
-
         return compress(self, domain, uncompressed_primary=uncompressed_primary, optimise=optimise,
                         compress_extensions=compress_extensions)
 
     def to_identifier(self) -> Identifier:
         """The lane's carrier-independent :class:`~gateway.identity.Identifier`."""
-        from gateway.gs1.errors import GS1ParseError
-        from gateway.identity import Identifier
-
         try:
             uri: str | None = self.as_digital_link()
         except GS1ParseError:
@@ -181,8 +167,6 @@ class GS1Message:
 
     def to_json(self, dl_domain: str = DEFAULT_DL_DOMAIN) -> dict[str, object]:
         """A JSON-ready dict: elements (raw, typed and components), all output forms."""
-        from gateway.gs1.errors import GS1ParseError
-
         try:
             dl: str | None = self.as_digital_link(dl_domain)
         except GS1ParseError:
@@ -204,10 +188,30 @@ class GS1Message:
         }
 
 
-def _element(ai: str, value: str) -> GS1Element:
-    from gateway.gs1.ai import APPLICATION_IDENTIFIERS
-    from gateway.gs1.values import decode
+def finish(data: str, kind: str, pairs: list[tuple[str, str]], positions: list[int],
+           problems: list[GS1Problem], profile: Profile = STRICT, *, symbology: str | None = None,
+           extensions: tuple[tuple[str, str], ...] = ()) -> GS1Message:
+    """The message a parser found: ``pairs`` (with the ``positions`` of their values in ``data``) checked
+    against the dictionary, with the parser's own ``problems``; raises one :class:`GS1ParseError` with every
+    error (the ``profile`` says which problems are only warnings)."""
+    if not pairs and not problems:
+        # Nothing but a symbology identifier (``]Q3``), FNC1s or separators: not a GS1 message.
+        after = f" after the symbology identifier {symbology}" if symbology else ""
+        problems.append(problem(data, SYNTAX, None, len(symbology or ""), f"no data{after}"))
+    check_elements(data, pairs, positions, problems)
+    warnings: tuple[GS1Problem, ...] = ()
+    if problems:
+        errors = [p for p in problems if not profile.is_warning(p.code)]
+        warnings = tuple(
+            GS1Problem(p.code, p.ai, p.position, p.message, "warning") for p in problems
+            if profile.is_warning(p.code)
+        )
+        if errors:
+            raise GS1ParseError(data, errors, warnings, kind)
+    return GS1Message(data, kind, tuple(pairs), symbology, extensions, warnings)
 
+
+def _element(ai: str, value: str) -> GS1Element:
     entry = APPLICATION_IDENTIFIERS[ai]
     return GS1Element(ai, entry.title, value, decode(ai, value), _split(entry.components, value))
 
@@ -225,10 +229,6 @@ def _split(components: Sequence[object], value: str) -> tuple[str, ...]:
 
 
 def _jsonable(value: object) -> object:
-    from dataclasses import fields, is_dataclass
-    from datetime import date
-    from decimal import Decimal
-
     if value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, (date, Decimal)):

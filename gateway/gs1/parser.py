@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from gateway.gs1.digital_link import is_digital_link, parse_digital_link
 from gateway.gs1.element_strings import parse_element_string
-from gateway.gs1.errors import STRICT, SYNTAX, GS1ParseError, Profile
+from gateway.gs1.errors import STRICT, SYNTAX, GS1ParseError, Profile, problem
 from gateway.gs1.hri import parse_hri
 from gateway.gs1.message import GS1Message
 from gateway.gs1.scanner import parse_scanner
-from gateway.gs1.validate import problem
 
 FORMS = ("auto", "element-string", "hri", "digital-link", "scanner")
 

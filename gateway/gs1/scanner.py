@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from gateway.gs1.digital_link import is_digital_link, split_digital_link
 from gateway.gs1.element_strings import split_element_string
-from gateway.gs1.errors import NOT_GS1, SCANNER_BAD_PRIMARY, STRICT, GS1Problem, Profile
-from gateway.gs1.message import GS1Message
-from gateway.gs1.validate import finish, problem
+from gateway.gs1.errors import NOT_GS1, SCANNER_BAD_PRIMARY, STRICT, GS1Problem, Profile, problem
+from gateway.gs1.message import GS1Message, finish
 
 KIND = "scanner"
 ELEMENT_STRING_SYMBOLOGIES = {"]C1": "GS1-128", "]e0": "GS1 DataBar", "]d2": "GS1 DataMatrix",

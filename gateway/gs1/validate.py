@@ -1,10 +1,15 @@
 """Validation shared by every input form: per-element linting plus message rules.
 
 Each parser splits its input into ``(ai, value)`` pairs with the character position of each
-value, collects its own syntax problems, and hands over to :func:`finish`, which applies the
-dictionary (lengths, character sets, linters), then the message-level rules (``req``,
-``ex``, repeated AIs, 8030) and the profile, and either raises one :class:`GS1ParseError`
-with every error or returns the :class:`GS1Message`.
+value, collects its own syntax problems, and hands over to :func:`gateway.gs1.message.finish`,
+which applies :func:`check_elements` here -- the dictionary (lengths, character sets, linters),
+then the message-level rules (``req``, ``ex``, repeated AIs, 8030) -- and the profile, and either
+raises one :class:`GS1ParseError` with every error or returns the :class:`GS1Message`.
+
+>>> problems = []
+>>> check_elements("(01)09506000134353", [("01", "09506000134353")], [4], problems)
+>>> [p.code for p in problems], problems[0].message
+(['bad-check-digit'], "AI (01) GTIN: check digit should be 2, not 3, at position 17 of '(01)09506000134353'")
 """
 
 from __future__ import annotations
@@ -18,22 +23,12 @@ from gateway.gs1.errors import (
     EXCLUSIVE_AIS,
     REPEATED_AI_DIFFERS,
     REQ_MISSING,
-    STRICT,
-    SYNTAX,
     UNKNOWN_AI,
-    GS1ParseError,
     GS1Problem,
-    Profile,
-    describe_input,
+    problem,
 )
-from gateway.gs1.message import GS1Message
 
 _AIS = APPLICATION_IDENTIFIERS
-
-
-def problem(data: str, code: str, ai: str | None, position: int, detail: str) -> GS1Problem:
-    where = f"AI ({ai}) " if ai else ""
-    return GS1Problem(code, ai, position, f"{where}{detail}, at position {position} of {describe_input(data)}")
 
 
 @cache
@@ -151,23 +146,3 @@ def check_elements(data: str, pairs: list[tuple[str, str]], positions: list[int]
             for code, offset, detail in found:
                 problems.append(problem(data, code, ai, pos + offset, f"{_TITLES[ai]}: {detail}"))
     _message_rules(data, pairs, positions, problems)
-
-
-def finish(data: str, kind: str, pairs: list[tuple[str, str]], positions: list[int],
-           problems: list[GS1Problem], profile: Profile = STRICT, *, symbology: str | None = None,
-           extensions: tuple[tuple[str, str], ...] = ()) -> GS1Message:
-    if not pairs and not problems:
-        # Nothing but a symbology identifier (``]Q3``), FNC1s or separators: not a GS1 message.
-        after = f" after the symbology identifier {symbology}" if symbology else ""
-        problems.append(problem(data, SYNTAX, None, len(symbology or ""), f"no data{after}"))
-    check_elements(data, pairs, positions, problems)
-    warnings: tuple[GS1Problem, ...] = ()
-    if problems:
-        errors = [p for p in problems if not profile.is_warning(p.code)]
-        warnings = tuple(
-            GS1Problem(p.code, p.ai, p.position, p.message, "warning") for p in problems
-            if profile.is_warning(p.code)
-        )
-        if errors:
-            raise GS1ParseError(data, errors, warnings, kind)
-    return GS1Message(data, kind, tuple(pairs), symbology, extensions, warnings)

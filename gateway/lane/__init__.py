@@ -9,7 +9,7 @@ One module per stage, all pure (no I/O, no clock):
 * :mod:`gateway.lane.direction` - inbound / outbound / unknown from triggers or antenna order;
 * :mod:`gateway.lane.events` - arrivals, departures and the engine's counters;
 * :mod:`gateway.lane.engine` - :class:`LaneEngine`, the state machine tying them together;
-* :mod:`gateway.lane.replay` - drive an engine from the scripted tag world.
+* :mod:`gateway.lane.replay` - drive an engine from recorded or scripted events (:mod:`simulators.replay`).
 
 >>> from gateway.lane import LaneEngine, Trigger
 >>> LaneEngine.__name__, Trigger.__name__

@@ -64,7 +64,6 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from gateway.config.lane_engine import LaneEngineConfig
@@ -253,12 +252,6 @@ class LaneEngine:
         if isinstance(event, Read):
             return self._read(event)
         raise TypeError(f"LaneEngine.feed: unexpected {type(event).__name__}")
-
-    def feed_many(self, events: Iterable[Read | Trigger | SourceStatus | VehicleRead]) -> list[LaneEvent]:
-        out: list[LaneEvent] = []
-        for event in events:
-            out += self.feed(event)
-        return out
 
     def tick(self, now: float) -> list[LaneEvent]:
         """Run the timers up to ``now`` (host time): departures, passage closes and updates."""

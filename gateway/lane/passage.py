@@ -9,8 +9,8 @@ MQTT messages).  It is plain data; the engine that fills it lives in :mod:`gatew
 ...                       Evidence(10.0, 12.5, reads=14, best_rssi_dbm=-48.0))
 >>> p = Passage(id="p-1", lane="lane1", direction="inbound", state="closed", opened_at=9.8,
 ...             closed_at=17.0, close_reason="quiet", identifiers=(seen,))
->>> sorted(p.by_type()), p.count("sscc")
-(['sscc'], 1)
+>>> sorted(p.by_type()), p.counts(), p.count("sscc")
+(['sscc'], {'sscc': 1}, 1)
 
 Trade items are also summarised per GTIN, whatever carried them (SGTIN tags, GTIN + serial or
 batch barcodes, the content GTIN and count on an SSCC label):
@@ -135,8 +135,17 @@ class Passage:
             groups.setdefault(seen.identifier.key_type, []).append(seen)
         return groups
 
+    def counts(self) -> dict[str, int]:
+        """Distinct identifiers per key type, in the order the types were first seen: what the passage
+        summary on MQTT, the lane state and the dashboard show."""
+        counts: dict[str, int] = {}
+        for seen in self.identifiers:
+            key_type = seen.identifier.key_type
+            counts[key_type] = counts.get(key_type, 0) + 1
+        return counts
+
     def count(self, key_type: str) -> int:
-        return sum(1 for seen in self.identifiers if seen.identifier.key_type == key_type)
+        return self.counts().get(key_type, 0)
 
     def gtins(self) -> dict[str, GtinGroup]:
         """Trade items per GTIN: serials (SGTIN), batches (AI 10), item identifiers and stated counts."""

@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
+from gateway.enrichment import result as vocabulary
 from gateway.enrichment import schemas as intake_schemas
 from gateway.enrichment.mqtt_intake import KINDS as INTAKE_KINDS
 from gateway.enrichment.mqtt_intake import IntakeAnswer
@@ -31,8 +34,20 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 EPCIS_SCHEMA = "https://gs1.github.io/EPCIS/JSON-Schema/EPCIS-JSON-Schema.json"
 
 
+class _WireSchema(GenerateJsonSchema):
+    """Serialisation schemas, as the wire spells the fields.  The enrichment's classes are published as
+    they are (:mod:`gateway.enrichment.result`): the contract carries their fields' descriptions, but not
+    their class docstrings, which are written for the enrichment's readers."""
+
+    def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
+        json_schema = super().model_schema(schema)
+        if schema["cls"].__module__ == vocabulary.__name__:
+            json_schema.pop("description", None)
+        return json_schema
+
+
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(by_alias=True, mode="serialization")
+    return model.model_json_schema(by_alias=True, mode="serialization", schema_generator=_WireSchema)
 
 
 def _envelope(schema_id: str, data: dict[str, Any]) -> dict[str, Any]:

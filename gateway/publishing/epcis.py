@@ -82,13 +82,14 @@ class PassageEvents:
     def events(self) -> list[dict[str, Any]]:
         return [self.object_event] + ([self.aggregation_event] if self.aggregation_event else [])
 
-    def document(self, created: datetime | None = None) -> dict[str, Any]:
-        """An ``EPCISDocument`` carrying the events, ready for an EPCIS repository's capture interface."""
+    def document(self, created: datetime | float | None = None) -> dict[str, Any]:
+        """An ``EPCISDocument`` carrying the events, ready for an EPCIS repository's capture interface
+        (``created``: its ``creationDate``, default now)."""
         return {
             "@context": [EPCIS_CONTEXT],
             "type": "EPCISDocument",
             "schemaVersion": "2.0",
-            "creationDate": format_time(created or datetime.now(UTC)),
+            "creationDate": format_time(created if created is not None else datetime.now(UTC)),
             "epcisBody": {"eventList": self.events},
         }
 

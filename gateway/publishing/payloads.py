@@ -7,9 +7,11 @@ committed schemas being regenerated.  Field names are camelCase on the wire.
 >>> Status(state="online", gateway="gw-1", site="s1", time="2025-03-01T10:15:00.250Z").to_json()[:38]
 b'{"state":"online","site":"s1","gateway'
 
-Enrichment blocks (``links``, ``products``, ``parties``, ``flags``, ``routing``) are classified
-field by field in :mod:`gateway.publishing.projections`: that table decides which audience sees
-what, and a test makes sure no field here is left unclassified.
+The enrichment blocks (``links``, ``products``, ``parties``, ``flags``, ``routing``) are not
+redefined here: they are the classes of :mod:`gateway.enrichment.result`, one vocabulary for the
+enrichment and the wire.  Every field of the record is classified in
+:mod:`gateway.publishing.projections`: that table decides which audience sees what, and a test makes
+sure no published field is left unclassified.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from gateway import __version__
+from gateway.enrichment.result import Decision, Flag, Link, Party, Product, Routing
+from gateway.reads import HealthState
+
 Audience = Literal["customs", "sps", "cites", "ops"]
-Severity = Literal["low", "medium", "high", "critical"]
+JSON = "application/json"  # the content type of the payloads that are not CloudEvents (state, replies)
+SOFTWARE = __version__  # what the status, the capabilities and each record's provenance say
 
 
 class Payload(BaseModel):
@@ -33,13 +40,10 @@ class Payload(BaseModel):
 # -- ops: status, capabilities, lane state, passage lifecycle ---------------------------------------
 
 
-SourceHealthState = Literal["ok", "degraded", "down", "connecting"]
-
-
 class SourceHealth(Payload):
     """One reader or camera as the status topic shows it (driver states folded into four)."""
 
-    state: SourceHealthState = Field(
+    state: HealthState = Field(
         description="ok: delivering; degraded: connected but reporting trouble; down: not delivering "
         "(failed, stopped, or waiting to reconnect); connecting: starting up")
     detail: str | None = Field(None, description="the driver's words, without identifiers or credentials")
@@ -90,7 +94,7 @@ class LaneState(Payload):
     occupied: bool = False
     passage_id: str | None = None
     counts: dict[str, int] = Field(default_factory=dict, description="identifiers by key type, current passage")
-    decision: Literal["proceed", "go_to_bay"] | None = None
+    decision: Decision | None = None
     detail: str | None = None
     time: str
 
@@ -117,64 +121,7 @@ class PassageLifecycle(Payload):
     passage: PassageSummary
 
 
-# -- enrichment blocks ----------------------------------------------------------------------------
-
-
-class DocumentRef(Payload):
-    type: str = Field(description="document type code (02A/D006), e.g. N853 (CHED-P), C085 (CITES)")
-    reference: str | None = None
-
-
-class Link(Payload):
-    mrn: str
-    house_ucr: str | None = None
-    goods_item_seq: int | None = None
-    key: str | None = Field(None, description="the identifier (Digital Link) that matched, e.g. an SSCC")
-    key_type: str | None = None
-    via: str | None = Field(None, description="how the link was made (matching rule): customs only")
-    confidence: float | None = Field(None, description="link confidence: customs only")
-    documents: list[DocumentRef] = Field(default_factory=list)
-    seals: list[str] = Field(default_factory=list)
-
-
-class Product(Payload):
-    gtin: str | None = None
-    description: str | None = None
-    hs6_master: str | None = None
-    hs6_declared: str | None = None
-    cn8: str | None = None
-    origin: str | None = None
-    quantity: float | None = None
-    unit: str | None = None
-    gross_mass_kg: float | None = None
-    net_mass_kg: float | None = None
-    value: float | None = Field(None, description="item amount invoiced / customs value: customs only")
-    currency: str | None = None
-
-
-class Party(Payload):
-    role: str
-    natural_person: bool = Field(False, description="ICS2 CL729: natural persons are masked outside customs")
-    name: str | None = None
-    eori: str | None = None
-    gln: str | None = None
-    country: str | None = None
-    aeo: str | None = None
-
-
-class Flag(Payload):
-    code: str
-    severity: Severity
-    message: str | None = None
-    rule: str | None = Field(None, description="rule id and version: customs only")
-    evidence: dict[str, Any] | None = Field(None, description="rule inputs: customs only")
-
-
-class Routing(Payload):
-    agency: str
-    basis: str | None = None
-    expected_docs: list[str] = Field(default_factory=list)
-    present: bool | None = None
+# -- enrichment blocks: the enrichment's own classes (gateway.enrichment.result), serialised as they are
 
 
 class Provenance(Payload):
@@ -209,7 +156,7 @@ class EnrichedData(Payload):
     revision: int = 1
     observation: Observation
     passage: PassageSummary
-    decision: Literal["proceed", "go_to_bay"] | None = None
+    decision: Decision | None = None
     links: list[Link] = Field(default_factory=list)
     products: list[Product] = Field(default_factory=list)
     parties: list[Party] = Field(default_factory=list)

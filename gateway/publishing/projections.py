@@ -147,7 +147,7 @@ def _child(path: str, key: str) -> str:
 def project(record: EnrichedData | dict[str, Any], audience: Audience) -> dict[str, Any]:
     """The wire form (camelCase JSON object) of ``record`` for ``audience``.
 
-    ``record`` may already be in wire form (the publisher builds it as a dict); it is not modified.
+    ``record`` may already be in wire form (the composer builds it as a dict); it is not modified.
     """
     if isinstance(record, EnrichedData):
         full = record.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -155,9 +155,9 @@ def project(record: EnrichedData | dict[str, Any], audience: Audience) -> dict[s
         full = dict(record)
     full["audience"] = audience
     if audience in _KEEPS_EVERYTHING and isinstance(record, dict):
-        # Customs sees every classified field.  The publisher builds the record only from payload-model
-        # fields (adapt.wire_blocks) and fixed keys, all classified (a test enforces it), so walking the
-        # record again would only cost time.
+        # Customs sees every classified field.  The composer builds the record only from the enrichment's
+        # serialised fields (its own ones are excluded) and fixed keys, all classified (a test enforces it),
+        # so walking the record again would only cost time.
         return full
     projected: dict[str, Any] = _project(full, "", audience, False)
     return projected

@@ -14,8 +14,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -26,29 +25,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
-from gateway.config import SiteConfig, format_loc
-from gateway.reads import Trigger
+from gateway.config import format_loc
+from gateway.service.api_context import ApiContext
+from gateway.service.api_masterdata import add_masterdata_routes
+from gateway.service.api_triggers import add_trigger_routes
 from gateway.service.auth import TokenAuth
 from gateway.service.http_limits import BodyLimits
-from gateway.service.live import CLOSE, LiveState
-from gateway.service.metrics import Metrics
+from gateway.service.live import CLOSE
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ApiContext:
-    """What the API needs from the running service; each callable is cheap and non-blocking."""
-
-    config: SiteConfig
-    live: LiveState
-    metrics: Metrics
-    store: Any = None  # gateway.enrichment store (declarations, products, parties)
-    outbox_state: Callable[[], dict[str, Any]] = field(default=lambda: {"available": False})
-    asyncapi: Callable[[], dict[str, Any]] | None = None
-    ready: Callable[[], bool] = field(default=lambda: True)
-    passage_query: Callable[..., list[dict[str, Any]]] | None = None
-    trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, to the lane engine
+__all__ = ["ApiContext", "create_app"]
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -196,9 +182,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    from gateway.service.api_masterdata import add_masterdata_routes
-    from gateway.service.api_triggers import add_trigger_routes
 
     add_masterdata_routes(app, ctx, auth)
     add_trigger_routes(app, ctx, auth)

@@ -22,9 +22,9 @@ from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
 from gateway.enrichment.store import DeclarationConflict, MovementConflict, Store
+from gateway.service.api_context import ApiContext
 
 if TYPE_CHECKING:
-    from gateway.service.api import ApiContext
     from gateway.service.auth import TokenAuth
 
 What = Literal["declarations", "products", "parties", "movements"]

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, HTTPException
 
 from gateway.lane.external import TriggerMessage, to_trigger
+from gateway.service.api_context import ApiContext
 
 if TYPE_CHECKING:
-    from gateway.service.api import ApiContext
     from gateway.service.auth import TokenAuth
 
 

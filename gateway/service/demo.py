@@ -242,7 +242,7 @@ def load_demo_data(store: Store, t0: float) -> None:
 def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The deterministic part of a run: passages per lane in order, their keys, MRNs and flag codes.
 
-    ``records`` are closed passages as the dashboard shows them (:func:`gateway.service.wiring.result_view`).
+    ``records`` are closed passages as the dashboard shows them (:func:`gateway.service.views.result_view`).
     """
     results: list[dict[str, Any]] = []
     lanes: dict[str, list[list[str]]] = {}
@@ -278,10 +278,11 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     from gateway.enrichment.store import Store
     from gateway.lane.engine import LaneEngine
     from gateway.lane.passage import PassageEvent
-    from gateway.lane.replay import merge, replay, world_reads
+    from gateway.lane.replay import merge, replay
     from gateway.lane.triggers import Trigger
-    from gateway.service.wiring import result_view
+    from gateway.service.views import result_view
     from gateway.vehicle import vehicle_read
+    from simulators.replay import world_reads
     from simulators.scenario import edges_between, load_scenario
 
     scenario = load_scenario(Path(scenario_path), seed=seed)

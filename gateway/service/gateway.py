@@ -21,52 +21,28 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import Counter
 
 from gateway.config import SiteConfig
-from gateway.lane.passage import Passage, PassageEvent
+from gateway.enrichment.enricher import Enricher
+from gateway.enrichment.result import EnrichmentResult
+from gateway.lane.engine import LaneEngine
+from gateway.lane.events import LaneEvent
+from gateway.lane.passage import PassageEvent
 from gateway.lane.triggers import Trigger
 from gateway.publishing.outbox import OutboxFull
-from gateway.reads import Read, SourceEvent, SourceStatus, VehicleRead
+from gateway.publishing.publisher import Publisher
+from gateway.reads import SourceEvent, SourceStatus, VehicleRead, health
 from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
 from gateway.service.live import LiveState
 from gateway.service.metrics import Metrics
 from gateway.service.supervisor import supervise_source
-from gateway.service.views import passage_view
+from gateway.service.views import passage_view, result_view
 
 log = logging.getLogger(__name__)
-
-
-class LaneEngine(Protocol):
-    def feed(self, event: Read | SourceStatus | Trigger | VehicleRead) -> list[Any]: ...
-
-    def tick(self, now: float) -> list[Any]: ...
-
-    def close_all(self, now: float) -> list[Any]: ...
-
-
-class Enricher(Protocol):
-    def enrich(self, passage: Passage, now: float) -> Any: ...
-
-
-class Publisher(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self, flush_timeout: float) -> None: ...
-
-    def publish_passage_event(self, event: PassageEvent) -> None: ...
-
-    def publish_passage_end(self, event: PassageEvent, result: Any) -> None: ...
-
-    def publish_source_status(self, status: SourceStatus) -> None: ...
-
-    def outbox_state(self) -> dict[str, Any]: ...
-
-    @property
-    def connected(self) -> bool: ...
 
 
 class Gateway:
@@ -76,26 +52,23 @@ class Gateway:
         engine: LaneEngine,
         enricher: Enricher,
         publisher: Publisher,
-        store: Any = None,
         clock: Callable[[], float] = time.time,
-        result_view: Callable[[Passage, Any], dict[str, Any]] | None = None,
         asyncapi: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.config, self.engine, self.enricher, self.publisher = config, engine, enricher, publisher
-        self.store, self.clock = store, clock
+        self.store, self.clock = enricher.store, clock  # declarations and master data: the API serves them
         self.metrics = Metrics()
         # Labelled counter children per (source, carrier, decoded): ``labels()`` costs more than the
         # increment itself, and it ran twice for every raw read (thousands per second per reader).
         self._read_counters: dict[tuple[str, str, bool], tuple[Counter, Counter]] = {}
         self.live = LiveState([(lane.id, lane.name) for lane in config.lanes])
-        self._result_view = result_view or (lambda passage, result: passage_view(passage))
         self._stop = asyncio.Event()
         self.running = asyncio.Event()  # set once the API listens and the sources are started
         self._tasks: list[asyncio.Task[None]] = []
         self._server: EmbeddedServer | None = None
         self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
         self.on_stop: list[Callable[[], None]] = []
-        self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=store,
+        self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=self.store,
                                   outbox_state=publisher.outbox_state, asyncapi=asyncapi,
                                   ready=lambda: publisher.connected)
         self.metrics.add_gauge_callback("bx_outbox_depth", "Messages waiting in the outbox",
@@ -129,17 +102,17 @@ class Gateway:
             return
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
-            self.metrics.source_up.labels(event.source).set(1 if event.state == "connected" else 0)
+            self.metrics.source_up.labels(event.source).set(1 if health(event.state) == "ok" else 0)
             self.publisher.publish_source_status(event)
             # The engine holds passages open through a reader outage instead of splitting them.
             self._handle_lane_events(self.engine.feed(event))
             return
-        health = self.live.sources.get(event.source)
-        if health is not None:
-            health.reads += 1
-            health.last_read = event.host_time
+        view = self.live.sources.get(event.source)
+        if view is not None:
+            view.reads += 1
+            view.last_read = event.host_time
             if event.identifier is None:
-                health.errors += 1
+                view.errors += 1
         key = (event.source, event.carrier, event.identifier is not None)
         counters = self._read_counters.get(key)
         if counters is None:
@@ -150,7 +123,7 @@ class Gateway:
         counters[1].inc()
         self._handle_lane_events(self.engine.feed(event))
 
-    def _handle_lane_events(self, events: list[Any]) -> None:
+    def _handle_lane_events(self, events: list[LaneEvent]) -> None:
         for event in events:
             if isinstance(event, PassageEvent):
                 self._on_passage_event(event)
@@ -167,6 +140,7 @@ class Gateway:
                 log.exception("publishing the %s event of passage %s failed", event.kind, passage.id)
             return
         self.metrics.passages.labels(passage.lane).inc()
+        result: EnrichmentResult | None
         try:
             result = self.enricher.enrich(passage, self.clock())
         except Exception:  # enrichment must never lose the observation
@@ -180,7 +154,7 @@ class Gateway:
             pass
         except Exception:
             log.exception("publishing passage %s failed", passage.id)
-        record = self._result_view(passage, result)
+        record = result_view(passage, result)
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
         self.live.passage_result(record)

@@ -16,11 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.reads import SourceStatus
+from gateway.reads import SourceStatus, health
 
 
 @dataclass
-class SourceHealth:
+class SourceView:
+    """A reader or camera as the dashboard shows it: its driver's state and its read counters."""
+
     id: str
     kind: str  # "reader" or "camera"
     url: str
@@ -37,7 +39,7 @@ class SourceHealth:
         return {
             "id": self.id, "kind": self.kind, "lanes": self.lanes, "state": self.state, "detail": self.detail,
             "since": self.since, "reads": self.reads, "errors": self.errors, "last_read": self.last_read,
-            "restarts": self.restarts, "degraded": self.state not in ("connected",),
+            "restarts": self.restarts, "degraded": health(self.state) != "ok",
         }
 
 
@@ -58,7 +60,7 @@ CLOSE = "close"  # the last message of every subscriber queue (see LiveState.clo
 class LiveState:
     def __init__(self, lanes: list[tuple[str, str | None]], history: int = 500) -> None:
         self.lanes: dict[str, LaneView] = {lane_id: LaneView(lane_id, name) for lane_id, name in lanes}
-        self.sources: dict[str, SourceHealth] = {}
+        self.sources: dict[str, SourceView] = {}
         self.passages: deque[dict[str, Any]] = deque(maxlen=history)  # closed passages with enrichment
         self.flags: deque[dict[str, Any]] = deque(maxlen=200)
         self.mqtt_connected = False
@@ -68,10 +70,10 @@ class LiveState:
 
     # -- updates ------------------------------------------------------------------------
 
-    def add_source(self, source_id: str, kind: str, url: str, lanes: list[str]) -> SourceHealth:
+    def add_source(self, source_id: str, kind: str, url: str, lanes: list[str]) -> SourceView:
         health = self.sources.get(source_id)
         if health is None:
-            health = self.sources[source_id] = SourceHealth(source_id, kind, url, lanes)
+            health = self.sources[source_id] = SourceView(source_id, kind, url, lanes)
         return health
 
     def source_status(self, status: SourceStatus) -> None:

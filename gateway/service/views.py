@@ -1,12 +1,22 @@
-"""JSON views of passages for the dashboard, the API and the ops topics.
+"""JSON views of passages: one view for the API, the dashboard and the demo's console summary.
 
-Only keys and counts: no names, plates or EORIs ever appear here.
+Only keys and counts: no names, plates or EORIs ever appear here.  :func:`passage_view` is a
+passage as it is (open or closed); :func:`result_view` adds what its enrichment found.
+
+>>> from gateway.identity import Identifier
+>>> from gateway.lane.passage import Evidence, Passage, SeenIdentifier
+>>> sscc = SeenIdentifier(Identifier.from_elements([("00", "340123450000000017")]), Evidence(1.0, 2.0, 3))
+>>> p = Passage("p-1", "L1", "inbound", "closed", 0.5, closed_at=3.0, identifiers=(sscc,))
+>>> view = result_view(p, None)
+>>> view["counts"], view["identifiers"][0]["key"], view["enrichment"]
+({'sscc': 1}, '340123450000000017', 'failed')
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.enrichment.result import EnrichmentResult
 from gateway.lane.passage import Passage, SeenIdentifier
 
 
@@ -25,9 +35,7 @@ def identifier_view(seen: SeenIdentifier) -> dict[str, Any]:
 
 
 def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for seen in passage.identifiers:
-        counts[seen.identifier.key_type] = counts.get(seen.identifier.key_type, 0) + 1
+    """A passage with its identifiers (at most ``limit``) and the counts per key type."""
     return {
         "id": passage.id,
         "lane": passage.lane,
@@ -36,7 +44,23 @@ def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
         "opened_at": passage.opened_at,
         "closed_at": passage.closed_at,
         "close_reason": passage.close_reason,
-        "counts": counts,
+        "counts": passage.counts(),
         "identifiers": [identifier_view(seen) for seen in passage.identifiers[:limit]],
         "truncated": len(passage.identifiers) > limit,
     }
+
+
+def result_view(passage: Passage, result: EnrichmentResult | None) -> dict[str, Any]:
+    """A closed passage with what the dashboard shows of its enrichment (``None``: enrichment failed):
+    the declarations' MRNs, the flags (code, severity, rule), the agency routing and each key's match."""
+    view = passage_view(passage)
+    if result is None:
+        view.update(declarations=[], flags=[], routing=[], enrichment="failed")
+        return view
+    view["declarations"] = [ref.mrn for ref in result.declaration_refs]
+    view["flags"] = [{"code": f.code, "severity": f.severity, "rule": str(f.rule) if f.rule else None,
+                      "message": f.message} for f in result.flags]
+    view["routing"] = [{"agency": r.agency, "expected_docs": r.expected_docs, "present": r.present}
+                       for r in result.routing]
+    view["matches"] = {m.key: m.status for m in result.identifiers}
+    return view

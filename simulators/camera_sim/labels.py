@@ -34,17 +34,13 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from gateway.gs1.check_digit import check_digit, with_check_digit
+
 BASE_PX = 4  # pixels per module on the label before the scene scales it
 GS = "\x1d"
 # AI prefixes with a predefined length (GS1 General Specifications figure 7.8.5-1): no FNC1 after them.
 _PREDEFINED = frozenset({"00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
                          "31", "32", "33", "34", "35", "36", "41"})
-
-
-def check_digit(digits: str) -> str:
-    """GS1 mod-10 check digit for the digits before it."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
 
 
 def element_string(pairs: Sequence[tuple[str, str]]) -> str:
@@ -138,17 +134,17 @@ class Label:
 def gtin(rng: random.Random, length: int = 14) -> str:
     body = "0" * (length - 13) + "950" + "".join(rng.choice("0123456789") for _ in range(9))
     body = body[-(length - 1):]
-    return body + check_digit(body)
+    return with_check_digit(body)
 
 
 def sscc(rng: random.Random) -> str:
     body = "3" + "950" + "".join(rng.choice("0123456789") for _ in range(13))
-    return body + check_digit(body)
+    return with_check_digit(body)
 
 
 def gln(rng: random.Random) -> str:
     body = "950" + "".join(rng.choice("0123456789") for _ in range(9))
-    return body + check_digit(body)
+    return with_check_digit(body)
 
 
 def lot(rng: random.Random) -> str:

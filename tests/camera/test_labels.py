@@ -9,7 +9,8 @@ import pytest
 import zxingcpp
 
 from drivers.camera.decoders import PyzbarDecoder, ZxingDecoder, symbology_name
-from simulators.camera_sim.labels import SYMBOL_KINDS, check_digit, element_string, make_label
+from gateway.gs1.check_digit import check_digit
+from simulators.camera_sim.labels import SYMBOL_KINDS, element_string, make_label
 
 GS = "\x1d"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.product import Product
-from gateway.gs1.linters import check_digit
+from gateway.gs1.check_digit import with_check_digit
 from gateway.identity import Identifier
 from gateway.lane.passage import Evidence, Passage, SeenIdentifier, VehicleEvidence
 from gateway.vehicle import vehicle_read
@@ -19,8 +19,7 @@ ETA = "2025-03-01T10:30:00Z"
 LANE_TIME = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC).timestamp()
 
 
-def ck(body: str) -> str:
-    return body + check_digit(body)
+ck = with_check_digit
 
 
 def sscc(n: int) -> str:

@@ -79,7 +79,7 @@ def test_classic_round_trip(uri: str) -> None:
 @given(st.integers(0, 7), st.text("0123456789", min_size=13, max_size=13), cset82,
        st.sampled_from(["sgtin+", "sgtin++", "itip+", "dsgtin+"]), st.booleans())
 def test_plus_round_trip(filt: int, body: str, serial: str, scheme: str, aidc: bool) -> None:
-    from gateway.gs1.epc.gs1keys import check_digit
+    from gateway.gs1.check_digit import check_digit
 
     gtin = body + check_digit(body)
     key = ("8006", gtin + "0102") if scheme.startswith("itip") else ("01", gtin)

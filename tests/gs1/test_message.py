@@ -137,3 +137,9 @@ def test_temperatures_decode_with_unit_and_sign() -> None:
     decoded = {e.ai: e.decoded for e in message.elements}
     assert decoded["4330"] == Temperature(Decimal("100.50"), "F")
     assert decoded["4333"] == Temperature(Decimal("-2.50"), "C")
+
+
+def test_composite_after_ean() -> None:
+    msg = parse("]E09506000134352|]e01724123110ABC")
+    assert msg.pairs == (("01", "09506000134352"), ("17", "241231"), ("10", "ABC"))
+    assert msg.symbology == "]E0"

@@ -12,8 +12,9 @@ from gateway.identity import Identifier
 from gateway.lane.engine import LaneEngine
 from gateway.lane.events import IdentifierEvent, LaneEvent
 from gateway.lane.passage import Passage, PassageEvent
-from gateway.lane.replay import EngineInput, merge, replay, world_reads
+from gateway.lane.replay import EngineInput, merge, replay
 from gateway.reads import Read
+from simulators.replay import world_reads
 from simulators.tag_world import TagWorld
 
 T0 = 1_700_000_000.0
@@ -76,7 +77,7 @@ def run(cfg: SiteConfig, world: TagWorld, until: float, extra: Iterable[EngineIn
     """Replay ``world`` (virtual seconds from T0) plus ``extra`` events; ``drop`` removes reads in a
     virtual-time interval (a reader that went silent)."""
     engine = engine or LaneEngine.from_site(cfg)
-    reads: list[EngineInput] = list(world_reads(world, t0=T0, decode=decode))
+    reads: list[EngineInput] = list(world_reads(world, t0=T0))
     if drop is not None:
         reads = [r for r in reads if not (T0 + drop[0] <= r.host_time < T0 + drop[1])]
     events = replay(engine, merge(reads, sorted(extra, key=lambda e: e.host_time)), until=T0 + until,

@@ -175,13 +175,12 @@ def test_zone_map_from_the_example_site_file(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_tag_world_reads_through_the_project_epc_codec() -> None:
     pytest.importorskip("gateway.gs1.epc")
-    from gateway.lane.replay import gs1_epc_decoder, sim_to_read
+    from simulators.replay import sim_to_read
     from simulators.tag_world import SimRead
 
-    decoder = gs1_epc_decoder()
-    good = sim_to_read(SimRead("rdr1", 2, SSCCS[0], 0x3000, 1.5, -51.0, 7, 865_700, 10.0), T0, decoder)
+    good = sim_to_read(SimRead("rdr1", 2, SSCCS[0], 0x3000, 1.5, -51.0, 7, 865_700, 10.0), T0)
     assert good.identifier == SSCC and good.host_time == T0 + 1.5 and good.channel == "2" and good.rssi_dbm == -51.0
-    blank = sim_to_read(SimRead("rdr1", 2, UNPROGRAMMED, 0x3000, 1.6, -51.0, 8, 865_700, 10.0), T0, decoder)
+    blank = sim_to_read(SimRead("rdr1", 2, UNPROGRAMMED, 0x3000, 1.6, -51.0, 8, 865_700, 10.0), T0)
     assert blank.identifier is None and blank.error is not None
     engine = LaneEngine.from_site(one_lane())
     engine.feed(blank)

@@ -14,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config.mqtt import MqttConfig
+from gateway.enrichment.result import DocumentRef, EnrichmentResult, Flag, Link, Party, Product, Routing, RuleRef
 from gateway.identity import Identifier
 from gateway.lane.passage import Evidence, Passage, SeenIdentifier
 from gateway.publishing.epcis import EpcisContext
@@ -35,21 +36,21 @@ def passage(pid: str = "p-1", lane: str = "L1", t: float = 1_740_824_100.25, ser
                    identifiers=(seen(("00", SSCC)), seen(("01", "09506000134352"), ("21", serial))))
 
 
-RESULT: dict[str, Any] = {
-    "links": [{"mrn": MRN, "house_ucr": "40123451234567894", "goods_item_seq": 1,
-               "key": f"https://id.gs1.org/00/{SSCC}", "key_type": "sscc", "via": "declared-sscc-list",
-               "confidence": 1.0, "documents": [{"type": "N853", "reference": "CHED.DE.2025.0001"}],
-               "seals": ["SEAL123"]}],
-    "products": [{"gtin": "04012345000016", "description": "bovine meat", "hs6_declared": "020230",
-                  "origin": "076", "quantity": 20, "gross_mass_kg": 1205.0, "value": 15400.0, "currency": "EUR"}],
-    "parties": [{"role": "consignee", "natural_person": True, "name": PERSON, "eori": EORI},
-                {"role": "consignor", "natural_person": False, "name": "Frigorifico SA", "eori": "BR1234"}],
-    "flags": [{"code": "SPS_DOC_MISSING", "severity": "high", "rule": "R-SPS-02@3",
-               "evidence": {"hs6": "020230"}}],
-    "routing": [{"agency": "VET", "basis": "HS chapter 02", "expected_docs": ["N853"], "present": False},
-                {"agency": "CITES", "basis": "Annex B", "expected_docs": ["C400"], "present": True}],
-    "rules_version": "2025.03",
-}
+RESULT = EnrichmentResult(
+    passage_id="p-1", lane="L1",
+    links=[Link(mrn=MRN, house_ucr="40123451234567894", goods_item_seq=1, key=f"https://id.gs1.org/00/{SSCC}",
+                key_type="sscc", via="declared-sscc-list", confidence=1.0,
+                documents=[DocumentRef(type="N853", reference="CHED.DE.2025.0001")], seals=["SEAL123"])],
+    products=[Product(gtin="04012345000016", description="bovine meat", hs6_declared="020230", origin="076",
+                      quantity=20, gross_mass_kg=1205.0, value=15400.0, currency="EUR")],
+    parties=[Party(role="consignee", natural_person=True, name=PERSON, eori=EORI),
+             Party(role="consignor", natural_person=False, name="Frigorifico SA", eori="BR1234")],
+    flags=[Flag(code="SPS_DOC_MISSING", severity="high", rule=RuleRef(id="R-SPS-02", version="3"),
+                evidence={"hs6": "020230"})],
+    routing=[Routing(agency="VET", basis="HS chapter 02", expected_docs=["N853"], present=False),
+             Routing(agency="CITES", basis="Annex B", expected_docs=["C400"], present=True)],
+    rules_version="2025.03",
+)
 
 
 def make_publisher(tmp: Path, host: str = "127.0.0.1", port: int = 1883, gateway: str = "gw-t",

@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
-from gateway.publishing import payloads as p
-from gateway.publishing.adapt import BadEnrichment, wire_blocks
 from gateway.publishing.epcis import format_time
 from gateway.publishing.mqtt_client import PackedProperties, pack_publish_properties, publish_properties
 from gateway.publishing.outbox import Outbox, OutboxMessage
@@ -47,25 +44,37 @@ def test_format_time_matches_datetime(moment: float) -> None:
     assert format_time(moment) == expected
 
 
-def test_wire_blocks_equal_the_payload_models() -> None:
+def test_record_blocks_are_the_enrichment_classes_serialised(tmp_path: Path) -> None:
+    """The customs record's blocks are the enrichment's own objects as pydantic serialises them (camelCase,
+    no ``None``), and the enrichment's own fields (``exclude=True``) never reach the wire."""
     from gateway.enrichment import result as er
 
-    real = er.EnrichmentResult(
+    result = er.EnrichmentResult(
         passage_id="p-1", lane="L1",
-        links=[er.Link(mrn="25DE000000000123A1", key="340123450000000017", via="declared-sscc-list",
+        links=[er.Link(mrn="25DE000000000123A1", version=2, key="340123450000000017", via="declared-sscc-list",
                        documents=[er.DocumentRef(type="N853", reference="CHED.1")])],
-        flags=[er.Flag(code="X", severity="info", rule=er.RuleRef(id="R", version="3"))],
-        routing=[er.AgencyRouting(agency="VET", basis="HS 02", present=False)])
-    models: dict[str, type[BaseModel]] = {"links": p.Link, "products": p.Product, "parties": p.Party,
-                                          "flags": p.Flag, "routing": p.Routing}
-    for result in (RESULT, real):
-        blocks = wire_blocks(result)
-        for name, model in models.items():
-            for item in blocks[name]:
-                dumped = model.model_validate(item).model_dump(mode="json", by_alias=True, exclude_none=True)
-                assert item == dumped, name
-    with pytest.raises(BadEnrichment, match=r"flags\[0\]: missing 'code'"):
-        wire_blocks({"flags": [{"severity": "high"}]})
+        products=[er.Product(gtin="04012345000016", brand="BrandX", batch="LOT-9", expiry="2026-01-31",
+                             mrn="25DE000000000123A1", goods_item_seq=1, quantity=3.0)],
+        parties=[er.Party(role="consignee", lei="5493001KJTIIGC8Y1R12", address="Street 1", mrn="25DE0001")],
+        flags=[er.Flag(code="X", severity="low", rule=er.RuleRef(id="R", version="3"), mrn="25DE0001",
+                       goods_item_seq=4)],
+        routing=[er.Routing(agency="VET", basis="HS 02", present=False, hs6="020230", audience="sps", name="Vets",
+                            documents=[er.DocumentRef(type="N853")], mrn="25DE0001", goods_item_seq=1)])
+    pub = make_publisher(tmp_path)
+    pub.publish_enriched(passage(), result)
+    customs = next(json.loads(m.payload)["data"] for m in pub.outbox.pending(0, 100) if "/enriched/" in m.topic)
+    pub.outbox.close()
+    for block in ("links", "products", "parties", "flags", "routing"):
+        assert customs[block] == [item.model_dump(mode="json", by_alias=True, exclude_none=True)
+                                  for item in getattr(result, block)], block
+    assert customs["flags"] == [{"code": "X", "severity": "low", "rule": "R@3"}]
+    assert customs["links"][0] == {"mrn": "25DE000000000123A1", "key": "340123450000000017",
+                                   "via": "declared-sscc-list", "documents": [{"type": "N853", "reference": "CHED.1"}],
+                                   "seals": []}
+    text = json.dumps(customs)
+    for private in ("BrandX", "LOT-9", "2026-01-31", "5493001KJTIIGC8Y1R12", "Street 1", "25DE0001\"", "Vets",
+                    "goodsItemSeq\": 4"):
+        assert private not in text, private
 
 
 def test_customs_projection_shortcut_equals_the_walk(tmp_path: Path) -> None:

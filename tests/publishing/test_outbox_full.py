@@ -15,7 +15,6 @@ import pytest
 
 from gateway.config.mqtt import OutboxConfig
 from gateway.publishing.outbox import OutboxFull
-from gateway.service.wiring import PublisherPort
 from tests.publishing.support import RESULT, Subscriber, make_publisher, passage
 from tests.support.brokers import MosquittoBroker
 
@@ -28,13 +27,12 @@ def test_drop_oldest_while_the_broker_is_away(private_broker: Callable[..., Mosq
     broker.stop()
     pub = make_publisher(tmp_path, broker.host, broker.port, gateway="gw-full",
                          outbox=OutboxConfig(max_messages=10, when_full="drop_oldest"))
-    port = PublisherPort(pub)
     pub.start()
     try:
         with caplog.at_level(logging.ERROR, logger="gateway.publishing.outbox"):
             for i in range(3):  # 7 messages each (observation, enriched, flag, 2 referrals, decision, lane state)
                 pub.publish_enriched(passage(f"p-{i}", serial=str(i)), RESULT)
-        state = port.outbox_state()
+        state = pub.outbox_state()
         assert state["depth"] == 10 and state["dropped_full"] == 11 and state["dropped"] == 11  # the metric
         assert state["degraded"] == "outbox_full"
         assert "dropped the" in caplog.text and "oldest" in caplog.text  # the log line
@@ -55,6 +53,6 @@ def test_reject_new_refuses_the_call(tmp_path: Path, caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.ERROR, logger="gateway.publishing.outbox"), pytest.raises(OutboxFull):
         pub.publish_enriched(passage("p-1", serial="1"), RESULT)
     assert "refusing 7 new message(s)" in caplog.text
-    state = PublisherPort(pub).outbox_state()
+    state = pub.outbox_state()
     assert state["depth"] == 7 and state["refused_full"] == 7 and state["degraded"] == "outbox_full"
     pub.outbox.close()

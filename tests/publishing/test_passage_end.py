@@ -81,12 +81,18 @@ def test_passage_end_equals_the_two_calls_in_one_transaction(tmp_path: Path, res
         assert _state(after[-1])["decision"] == "go_to_bay"
 
 
-def test_an_unreadable_result_still_publishes_the_observation(tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_record_that_cannot_be_built_still_publishes_the_observation(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.publishing import compose
+
+    def broken(record: Any, audience: str) -> Any:
+        raise RuntimeError("a bug while projecting")
+
+    monkeypatch.setattr(compose, "project", broken)
     p = passage()
     pub = make_publisher(tmp_path)
-    with caplog.at_level(logging.ERROR, logger="gateway.publishing.publisher"):
-        assert pub.publish_passage_end(PassageEvent("end", p, 1.0), {"flags": [{"severity": "high"}]}) is None
+    with caplog.at_level(logging.ERROR, logger="gateway.publishing.compose"):
+        assert pub.publish_passage_end(PassageEvent("end", p, 1.0), RESULT) is None
     topics = [m.topic for m in _rows(pub)]
     pub.outbox.close()
     assert [t.rsplit("/", 2)[-2:] for t in topics] == [["L1", "passage"], ["observation", "L1"], ["L1", "state"]]

@@ -12,7 +12,6 @@ import pytest
 from gateway.publishing.contract import SCHEMA_DIR
 from gateway.publishing.redact import safe_detail
 from gateway.reads import SourceStatus
-from gateway.service.wiring import PublisherPort
 from tests.publishing.support import Subscriber, make_publisher
 from tests.support.brokers import SharedBroker
 
@@ -34,27 +33,27 @@ def _sources_are(expected: dict[str, str]) -> Any:
 def test_source_changes_are_retained_in_the_status(mqtt_broker: SharedBroker, tmp_path: Path) -> None:
     topic = "bx/v1/ops/s1/gw-src/status"
     pub = make_publisher(tmp_path, mqtt_broker.host, mqtt_broker.port, gateway="gw-src")
-    port = PublisherPort(pub)  # the service's path: SourceStatus -> publish_source_status
-    port.publish_source_status(SourceStatus("llrp-1", "starting"))  # before the connection: goes with the birth
+    # the service's path: SourceStatus -> publish_source_status; before the connection, it goes with the birth
+    pub.publish_source_status(SourceStatus("llrp-1", "starting"))
     pub.start()
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, topic).start()
     try:
         assert pub.link.connected.wait(10)
         got = sub.wait_for(_sources_are({"llrp-1": "connecting"}))
         assert _statuses(got)[-1]["reason"] in ("startup", "source")
-        port.publish_source_status(SourceStatus("llrp-1", "connected"))
-        port.publish_source_status(SourceStatus("cam-1", "starting", "rtsp://admin:pw@10.0.0.7:554/s?token=x"))
-        port.publish_source_status(SourceStatus("cam-1", "connected"))
+        pub.publish_source_status(SourceStatus("llrp-1", "connected"))
+        pub.publish_source_status(SourceStatus("cam-1", "starting", "rtsp://admin:pw@10.0.0.7:554/s?token=x"))
+        pub.publish_source_status(SourceStatus("cam-1", "connected"))
         got = sub.wait_for(_sources_are({"llrp-1": "ok", "cam-1": "ok"}))
         # A reader reporting trouble over a live link is degraded; the detail reaches the topic
         # without the tag it was reading.
-        port.publish_source_status(SourceStatus("llrp-1", "error", "antenna 2 fault reading 3034257BF7194E4000001A85"))
+        pub.publish_source_status(SourceStatus("llrp-1", "error", "antenna 2 fault reading 3034257BF7194E4000001A85"))
         got = sub.wait_for(_sources_are({"llrp-1": "degraded", "cam-1": "ok"}))
-        port.publish_source_status(SourceStatus("cam-1", "reconnecting", "restarting in 1.0s", attempt=1))
+        pub.publish_source_status(SourceStatus("cam-1", "reconnecting", "restarting in 1.0s", attempt=1))
         got = sub.wait_for(_sources_are({"llrp-1": "degraded", "cam-1": "down"}))
         # Same folded state, new detail: no new retained message.
         count = len(got)
-        port.publish_source_status(SourceStatus("cam-1", "reconnecting", "restarting in 2.0s", attempt=2))
+        pub.publish_source_status(SourceStatus("cam-1", "reconnecting", "restarting in 2.0s", attempt=2))
         assert len(sub.wait_for(lambda ms: len(ms) > count, timeout=0.5)) == count
     finally:
         pub.stop()
@@ -80,8 +79,8 @@ def test_a_late_subscriber_gets_the_retained_sources(mqtt_broker: SharedBroker, 
     pub.start()
     try:
         assert pub.link.connected.wait(10)
-        pub.publish_source_status("mercury-1", "connected")
-        pub.publish_source_status("mercury-1", "error", "reader status 0x0504 TEMPERATURE: too hot")
+        pub.publish_source_status(SourceStatus("mercury-1", "connected"))
+        pub.publish_source_status(SourceStatus("mercury-1", "error", "reader status 0x0504 TEMPERATURE: too hot"))
         assert watcher.wait_for(_sources_are({"mercury-1": "degraded"}))  # the broker has it
         late = Subscriber(mqtt_broker.host, mqtt_broker.port, topic).start()
         got = late.wait_for(lambda ms: bool(ms))
@@ -101,9 +100,9 @@ def test_a_late_subscriber_gets_the_retained_sources(mqtt_broker: SharedBroker, 
     ("reconnecting", "ok", "down"), ("stopped", "ok", "down"), ("connected", "down", "ok"),
 ])
 def test_driver_states_fold_into_four(driver: str, previous: str | None, folded: str) -> None:
-    from gateway.publishing.publisher import _fold_source_state
+    from gateway.reads import health
 
-    assert _fold_source_state(driver, previous) == folded  # type: ignore[arg-type]
+    assert health(driver, previous) == folded  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("text", "leak"), [

@@ -49,7 +49,7 @@ def _read(sscc: str, t: float) -> Read:
 def test_a_broken_outbox_is_logged_and_the_reader_task_survives(tmp_path: Path,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     gateway = build(load_config(_site(tmp_path)))
-    gateway.publisher.publisher.outbox.close()  # every later write raises, as after a disk error
+    gateway.publisher.outbox.close()  # every later write raises, as after a disk error
     t0 = time.time()
     with caplog.at_level(logging.ERROR):
         for i, sscc in enumerate(SSCCS):

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.gs1.check_digit import check_digit
 from gateway.gs1.epc.bits import BitWriter
 from gateway.gs1.epc.charsets import CSET6, CSET82, dl_unescape, uri_unescape
 from gateway.gs1.epc.classic import BY_NAME, encode_classic, fits_integer
@@ -29,7 +30,7 @@ from gateway.gs1.epc.errors import (
     InvalidValueError,
 )
 from gateway.gs1.epc.gcp import CompanyPrefixTable, resolve_length
-from gateway.gs1.epc.gs1keys import DEFAULT_DL_STEM, check_digit
+from gateway.gs1.epc.gs1keys import DEFAULT_DL_STEM
 from gateway.gs1.epc.model import CLASSIC, EPC
 from gateway.gs1.epc.plus import PLUS_BY_NAME, encode_plus
 

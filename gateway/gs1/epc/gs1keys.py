@@ -1,7 +1,6 @@
-"""GS1 key arithmetic shared by the EPC schemes: check digits and Digital Link paths.
+"""GS1 keys as the EPC schemes write them: element strings and Digital Link paths (check digits are
+:mod:`gateway.gs1.check_digit`'s).
 
->>> check_digit("0950600013435")
-'2'
 >>> digital_link((("01", "09506000134352"), ("21", "32a/b"), ("17", "220630")))
 'https://id.gs1.org/01/09506000134352/21/32a%2Fb?17=220630'
 """
@@ -13,27 +12,6 @@ from collections.abc import Sequence
 from gateway.gs1.epc.charsets import dl_escape
 
 DEFAULT_DL_STEM = "https://id.gs1.org"
-
-_CD_CACHE: dict[str, str] = {}
-
-
-def check_digit(body: str) -> str:
-    """GS1 mod-10 check digit of ``body`` (weights 3,1,3,... from the right).
-
-    Results are memoised in a small bounded dict: a reader sees the same few hundred items
-    over and over, and the cache is exact (pure function of ``body``)."""
-    cached = _CD_CACHE.get(body)
-    if cached is not None:
-        return cached
-    b = body.encode()
-    odd = b[-1::-2]
-    even = b[-2::-2]
-    result = "0123456789"[-(3 * (sum(odd) - 48 * len(odd)) + sum(even) - 48 * len(even)) % 10]
-    if len(_CD_CACHE) >= 4096:
-        _CD_CACHE.clear()
-    _CD_CACHE[body] = result
-    return result
-
 
 # Primary key AI -> its key qualifiers in Digital Link path order (GS1 DL 1.4 section 4)
 DL_QUALIFIERS: dict[str, tuple[str, ...]] = {

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from gateway.gs1.check_digit import check_digit
 from gateway.gs1.epc.charsets import uri_escape, uri_escape_6bit
-from gateway.gs1.epc.gs1keys import DEFAULT_DL_STEM, check_digit, digital_link, element_string
+from gateway.gs1.epc.gs1keys import DEFAULT_DL_STEM, digital_link, element_string
 from gateway.gs1.epc.pc import PCWord, raw_uri
 
 if TYPE_CHECKING:

@@ -1,0 +1,27 @@
+"""What the HTTP API needs from the running service (its own module: the API's route modules share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.config import SiteConfig
+from gateway.reads import Trigger
+from gateway.service.live import LiveState
+from gateway.service.metrics import Metrics
+
+
+@dataclass
+class ApiContext:
+    """What the API needs from the running service; each callable is cheap and non-blocking."""
+
+    config: SiteConfig
+    live: LiveState
+    metrics: Metrics
+    store: Any = None  # gateway.enrichment store (declarations, products, parties)
+    outbox_state: Callable[[], dict[str, Any]] = field(default=lambda: {"available": False})
+    asyncapi: Callable[[], dict[str, Any]] | None = None
+    ready: Callable[[], bool] = field(default=lambda: True)
+    passage_query: Callable[..., list[dict[str, Any]]] | None = None
+    trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, handed to the lane engine
