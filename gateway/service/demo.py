@@ -57,7 +57,7 @@ from gateway.shipped import shipped
 
 if TYPE_CHECKING:
     from gateway.enrichment.store import Store
-    from gateway.reads import Read
+    from gateway.reads import Read, Trigger, VehicleRead
     from gateway.service.gateway import Gateway
     from simulators.scenario import Scenario
 
@@ -279,11 +279,9 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     from gateway.lane.engine import LaneEngine
     from gateway.lane.passage import PassageEvent
     from gateway.lane.replay import merge, replay
-    from gateway.lane.triggers import Trigger
     from gateway.service.views import result_view
-    from gateway.vehicle import vehicle_read
     from simulators.replay import world_reads
-    from simulators.scenario import edges_between, load_scenario
+    from simulators.scenario import load_scenario
 
     scenario = load_scenario(Path(scenario_path), seed=seed)
     config = load_config(config_path)
@@ -294,19 +292,13 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     end = period * cycles
     rfid = world_reads(scenario.world, t0=t0, t1=end)
     camera = _camera_reads(scenario, _camera_id(config), t0, cycles, period)
-    # the loops (GPI edges, as the LLRP simulator plays them) and the ANPR cameras' plates
-    triggers = [Trigger(edge.reader, t0 + edge.time, port=edge.port, active=edge.high)
-                for edge in edges_between(scenario.gpi, -1e-9, end, scenario.repeat_s)]
-    plates = [vehicle_read(v.camera, t0 + cycle * period + v.time, v.kind, v.text,  # type: ignore[arg-type]
-                           confidence=v.confidence, position=v.position)  # type: ignore[arg-type]
-              for cycle in range(cycles) for v in scenario.sightings]
+    vehicles = vehicle_events(scenario, t0, cycles, period)
     directory = Path(tempfile.mkdtemp(prefix="bx-demo-replay-"))
     try:
         with Store.for_storage_dir(directory) as store:
             load_demo_data(store, t0)
             engine, enricher = LaneEngine.from_site(config), Enricher(store, config.enrichment)
-            events = replay(engine, merge(rfid, camera, triggers, sorted(plates, key=lambda v: v.host_time)),
-                            until=t0 + end, tick_every=0.2, start=t0)
+            events = replay(engine, merge(rfid, camera, vehicles), until=t0 + end, tick_every=0.2, start=t0)
             events += engine.close_all(t0 + end)
             records = []
             for event in events:
@@ -315,6 +307,23 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return summarize(records)
+
+
+def vehicle_events(scenario: Scenario, t0: float, cycles: int, period: float) -> list[Trigger | VehicleRead]:
+    """The loops (GPI edges, as the LLRP simulator plays them) and the ANPR cameras' readings, on host time
+    ``t0 + scenario time``, in time order (the offline replay and the golden capture feed them)."""
+    from gateway.reads import Trigger
+    from gateway.vehicle import vehicle_read
+    from simulators.scenario import edges_between
+
+    triggers: list[Trigger | VehicleRead] = [
+        Trigger(edge.reader, t0 + edge.time, port=edge.port, active=edge.high)
+        for edge in edges_between(scenario.gpi, -1e-9, period * cycles, scenario.repeat_s)]
+    plates: list[Trigger | VehicleRead] = [
+        vehicle_read(v.camera, t0 + cycle * period + v.time, v.kind, v.text,  # type: ignore[arg-type]
+                     confidence=v.confidence, position=v.position)  # type: ignore[arg-type]
+        for cycle in range(cycles) for v in scenario.sightings]
+    return sorted(triggers + plates, key=lambda e: e.host_time)
 
 
 def _camera_id(config: SiteConfig) -> str:
