@@ -7,6 +7,7 @@ the same ``id`` and ``url`` and disjoint antennas (it is opened once).
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
@@ -200,6 +201,27 @@ class SiteConfig(Section):
                     raise ValueError(f"duplicate source id {camera.id!r}")
                 cameras.add(camera.id)
         return self
+
+    def reader_url(self, reader_id: str) -> str:
+        """The URL a reader is opened with: an LLRP reader's gains ``gpi=`` with the GPI ports its lanes wire
+        (``gpi_entry`` / ``gpi_exit``), unless the URL names its ports itself, so that the client enables them.
+
+        >>> from gateway.config import parse_config
+        >>> site = parse_config({"site": "s", "gateway": "g", "lanes": [
+        ...     {"id": "l1", "readers": [{"id": "r", "url": "llrp://10.0.0.5", "gpi_entry": 1, "gpi_exit": 2}]},
+        ...     {"id": "l2", "readers": [{"id": "r", "url": "llrp://10.0.0.5", "antennas": {3: {}}, "gpi_entry": 3}]}]})
+        >>> site.reader_url("r")
+        'llrp://10.0.0.5?gpi=1,2,3'
+        """
+        url, ports = "", set()
+        for lane in self.lanes:
+            for reader in lane.readers:
+                if reader.id == reader_id:
+                    url = reader.url
+                    ports |= {p for p in (reader.gpi_entry, reader.gpi_exit) if p is not None}
+        if not ports or scheme_of(url) != "llrp" or re.search(r"[?&]gpi=", url):
+            return url
+        return f"{url}{'&' if '?' in url else '?'}gpi={','.join(str(p) for p in sorted(ports))}"
 
     def lane(self, lane_id: str) -> LaneConfig:
         for lane in self.lanes:

@@ -78,6 +78,7 @@ class Gateway:
         self.metrics.add_gauge_callback("bx_outbox_dropped_messages", "Messages the outbox dropped or refused "
                                         "(full or too old) since start-up",
                                         lambda: float(publisher.outbox_state().get("dropped") or 0))
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sources = self._plan_sources()
 
     # -- set-up -------------------------------------------------------------------------
@@ -87,7 +88,8 @@ class Gateway:
         plan: dict[str, tuple[str, str, list[str]]] = {}
         for lane in self.config.lanes:
             for reader in lane.readers:
-                plan.setdefault(reader.id, ("reader", reader.url, []))[2].append(lane.id)
+                # an LLRP reader's URL gains the GPI ports its lanes use (gpi_entry / gpi_exit)
+                plan.setdefault(reader.id, ("reader", self.config.reader_url(reader.id), []))[2].append(lane.id)
             for camera in lane.cameras:
                 plan.setdefault(camera.id, ("camera", camera.url, []))[2].append(lane.id)
         for source_id, (kind, url, lanes) in plan.items():
@@ -99,6 +101,10 @@ class Gateway:
     def on_source_event(self, event: SourceEvent | Trigger) -> None:
         if isinstance(event, (Trigger, VehicleRead)):  # loops, camera zones, plates: the vehicle, not its goods
             self._handle_lane_events(self.engine.feed(event))
+            if isinstance(event, Trigger):
+                self.live.trigger_states(self.engine.trigger_states)
+            else:
+                self.metrics.vehicle_reads.labels(event.source, event.kind).inc()
             return
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
@@ -164,8 +170,17 @@ class Gateway:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def submit(self, event: Trigger) -> None:
+        """A lane controller's trigger from another thread (the HTTP API's workers, the MQTT intake's network
+        thread): handed to the loop, which feeds the lane engine like any source event."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the gateway is not running")
+        loop.call_soon_threadsafe(self.on_source_event, event)
+
     async def run(self, serve_api: bool = True) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self.api_ctx.trigger = self.submit
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)

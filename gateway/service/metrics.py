@@ -18,6 +18,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.reads = Counter("bx_reads", "Raw reads received", ["source", "carrier"], registry=r)
+        self.vehicle_reads = Counter("bx_vehicle_reads", "Plates and container codes read by ANPR / OCR cameras",
+                                     ["source", "kind"], registry=r)
         self.read_errors = Counter("bx_read_errors", "Reads that did not decode to a GS1 key",
                                    ["source"], registry=r)
         self.source_up = Gauge("bx_source_connected", "1 when the source is connected", ["source"], registry=r)
