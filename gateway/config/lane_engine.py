@@ -47,6 +47,9 @@ class LaneEngineConfig(Section):
         "any", description="what opens a passage: any identifier, plate or trigger (any), or only a trigger "
         "(trigger: for lanes whose loops or light barriers see every vehicle; what is read before waits "
         "preroll_s for one); a lane may set its own")
+    exit_wait_s: float = Field(
+        20.0, ge=0, description="a passage an entry trigger opened stays open this long without reads for its "
+        "exit trigger (the truck between the loops), instead of passage_quiet_s")
     preroll_s: float = Field(
         2.0, ge=0, description="identifiers, plates and container codes read this long before the trigger "
         "that opens a passage join it")

@@ -575,7 +575,10 @@ class LaneEngine:
         limit = self.config.passage_max_s
         if limit is not None and passage.opened_at + limit <= now:
             due.append((passage.opened_at + limit, "max_duration"))
-        quiet = max(passage.last_new, passage.last_trigger) + self.config.passage_quiet_s
+        wait = self.config.passage_quiet_s
+        if passage.roles and passage.roles[0] == "entry" and "exit" not in passage.roles:
+            wait = max(wait, self.config.exit_wait_s)  # between the loops: the exit loop will say when it left
+        quiet = max(passage.last_new, passage.last_trigger) + wait
         if quiet <= now and not self._occupied(passage.lane):
             if not self.config.hold_while_present:
                 due.append((quiet, "quiet"))

@@ -84,8 +84,19 @@ def test_open_on_trigger_waits_and_the_preroll_attaches_what_came_just_before() 
     assert engine.stats.vehicle_waiting == 2 and p.opened_at == T0 + 4.0
 
 
+def test_between_the_loops_the_passage_waits_for_the_exit_loop() -> None:
+    engine = lane(passage_quiet_s=2.0, exit_wait_s=10.0)
+    # the truck leaves the entry loop at 2.5 and reaches the exit loop at 9: no read in between
+    [p] = feed(engine, gpi(1, 1.0), gpi(1, 2.5, False), plate("anpr-front", 1.5, "BXY1234"), gpi(2, 9.0),
+               gpi(2, 9.5, False))
+    assert p.close_reason == "trigger" and p.triggers == ("gpi:rdr1:1:entry", "gpi:rdr1:2:exit")
+    # no exit loop at all (it failed): the passage closes exit_wait_s after the last sign of the vehicle
+    [q] = feed(engine, gpi(1, 40.0), gpi(1, 41.0, False), until=60.0)
+    assert q.close_reason == "quiet" and q.closed_at == T0 + 51.0
+
+
 def test_the_passage_stays_open_while_the_loop_is_occupied() -> None:
-    engine = lane(passage_quiet_s=2.0)
+    engine = lane(passage_quiet_s=2.0, exit_wait_s=0.0)
     [p] = feed(engine, gpi(1, 1.0), plate("anpr-front", 1.2, "BXY1234"), gpi(1, 20.0, False), until=40.0)
     assert p.close_reason == "quiet" and p.closed_at == T0 + 22.0  # quiet only after the loop was released
 
