@@ -456,6 +456,9 @@ class LaneEngine:
             if (role == "exit" and not barriers) or (barriers and role not in ("presence", barriers[0])):
                 # the barrier opposite to the first one (or exit after reads): the vehicle has passed
                 passage.closing_at = t + self.config.exit_grace_s
+                if self.config.exit_grace_s == 0:  # nothing to wait for: close now, not at the next tick
+                    self._close(passage, t, "trigger", t, out)
+                    continue
             passage.dirty = True
             self._maybe_update(passage, t, out)
         return out
