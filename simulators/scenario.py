@@ -241,10 +241,12 @@ def load_world(path: str | Path, seed: int | None = None) -> TagWorld:
         raise ValueError(f"{path}: expected a mapping with trucks or tracks")
     trucks = data.get("trucks") or []
     for number, truck in enumerate(trucks, start=1):
-        if not isinstance(truck, dict) or not ("tags" in truck or "epcs" in truck):
+        # a truck without GS1 tags is seen by loops and cameras only (no reads for the reader simulators)
+        if not isinstance(truck, dict) or not any(k in truck for k in ("tags", "epcs", "plates", "containers",
+                                                                          "loops")):
             raise ValueError(f"truck {number} has neither tags (GS1 element strings) nor epcs (EPC hex)")
     try:
-        if any("tags" in truck for truck in trucks):
+        if any(k in truck for truck in trucks for k in ("tags", "plates", "containers", "loops")):
             return load_scenario_dict(data, seed=0 if seed is None else seed).world
         return TagWorld.from_dict(data, seed=seed, name=Path(path).stem)
     except KeyError as exc:

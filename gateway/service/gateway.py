@@ -103,8 +103,14 @@ class Gateway:
             self._handle_lane_events(self.engine.feed(event))
             if isinstance(event, Trigger):
                 self.live.trigger_states(self.engine.trigger_states)
-            else:
-                self.metrics.vehicle_reads.labels(event.source, event.kind).inc()
+                return
+            self.metrics.vehicle_reads.labels(event.source, event.kind).inc()
+            view = self.live.sources.get(event.source)
+            if view is not None:  # an ANPR camera's readings count as its reads on the dashboard
+                view.reads += 1
+                view.last_read = event.host_time
+                if not event.usable:
+                    view.errors += 1
             return
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
