@@ -12,7 +12,9 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # -- system packages --------------------------------------------------------------------
 apt_packages=(libzbar0 mosquitto)          # pyzbar's C library; the MQTT broker
 case "$job" in
-  test|bench) apt_packages+=(chromium) ;;  # the dashboard's end-to-end test
+  # chromium: the dashboard's end-to-end test; nats-server: the clustered-broker tests; postgresql: the
+  # central store's tests and benchmark (127.0.0.1:5432 when it answers, else a private cluster of these binaries)
+  test|bench) apt_packages+=(chromium nats-server postgresql) ;;
 esac
 python_bin="${PYTHON:-python3}"
 if ! "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1; then

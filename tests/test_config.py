@@ -53,6 +53,10 @@ def test_unknown_scheme_names_file_and_key_path(tmp_path: Path) -> None:
         (_minimal(lanes=[]), "lanes", "at least 1"),
         (_minimal(mqtt={"base_topic": "bx/#"}), "mqtt.base_topic", "not a valid id"),
         (_minimal(mqtt={"url": "http://x"}), "mqtt.url", "unknown scheme 'http'"),
+        (_minimal(mqtt={"urls": ["mqtt://a", "ws://b"]}), "mqtt.urls", "unknown scheme 'ws'"),
+        (_minimal(mqtt={"urls": ["mqtt://a", "mqtts://b"]}), "mqtt.urls", "mixes mqtt:// and mqtts://"),
+        (_minimal(mqtt={"url": "mqtt://a", "urls": ["mqtt://b"]}), "mqtt", "mqtt.url is not the first of mqtt.urls"),
+        (_minimal(mqtt={"urls": ["mqtt://a", "mqtt://a:1883"]}), "mqtt", "the same broker is listed twice"),
         (_minimal(api={"bind": "nowhere"}), "api.bind", "expected host:port"),
         (_minimal(lanes=[{"id": "lane1", "read_point_gln": "4012345000008"}]),
          "lanes[0].read_point_gln", "check digit"),
@@ -113,3 +117,13 @@ def test_cli_config_check_and_schema(tmp_path: Path) -> None:
     assert f"{bad}: lanes[0].readers[0].url: unknown scheme 'lrp'" in res.stderr
     schema = json.loads(_cli("config", "schema").stdout)
     assert schema["title"] == "gs1-border-gateway site configuration"
+
+
+def test_failover_list_is_the_broker_order() -> None:
+    site = parse_config(_minimal(mqtt={"urls": ["mqtts://a.example", "ssl://user:pw@b.example:8884"]}))
+    assert [b.url for b in site.mqtt.brokers] == ["mqtts://a.example:8883", "mqtts://b.example:8884"]
+    assert (site.mqtt.host, site.mqtt.port, site.mqtt.uses_tls) == ("a.example", 8883, True)
+    assert [b.url for b in parse_config(_minimal()).mqtt.brokers] == ["mqtt://127.0.0.1:1883"]
+    both = parse_config(_minimal(mqtt={"url": "mqtt://a", "urls": ["mqtt://a", "mqtt://b"]})).mqtt  # url kept first
+    assert [b.url for b in both.brokers] == ["mqtt://a:1883", "mqtt://b:1883"]
+

@@ -54,6 +54,7 @@ PACKAGE_DATA = (  # one file of each kind the service reads at run time
     "gateway/examples/demo-data/declarations.json",
     "gateway/examples/flag_rules.yaml",
     "gateway/examples/agency_routing.yaml",
+    "gateway/examples/mosquitto/site-bridge.conf",
     "drivers/camera/decoders.py",
     "simulators/camera_sim/timeline.py",
 )

@@ -161,6 +161,7 @@ KEY_SAMPLES: dict[str, Any] = {
     "lanes[].readers[].gpi_entry": 1, "lanes[].readers[].gpi_exit": 2,
     "lanes[].cameras[].id": "c1", "lanes[].cameras[].url": "camera:0", "lanes[].cameras[].decoders": ["zxing"],
     "lane_engine.key_types": ["sscc", "sgtin"],
+    "mqtt.urls": ["mqtt://127.0.0.1:1883", "mqtt://127.0.0.1:1884"],
     "mqtt.username": "gw", "mqtt.password": "secret", "mqtt.tls": {"ca": "ca.pem", "cert": "gw.pem", "key": "gw.key"},
     "api.tls": {"cert": "api.crt", "key": "api.key"}, "api.tokens": ["write-token"], "api.read_tokens": ["read-token"],
     "enrichment.border_office": "DE004056", "enrichment.eta_windows": {"DE004056": {"before_h": 12, "after_h": 24}},

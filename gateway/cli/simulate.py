@@ -1,8 +1,9 @@
-"""``border-gateway simulate KIND``: run a reader or camera simulator.
+"""``border-gateway simulate KIND``: run a reader, camera, central-system or fleet simulator.
 
 Each simulator module under :mod:`simulators` exposes ``add_arguments(parser)`` and
 ``main(args) -> int``; the first line it prints is the address to connect to (a pty path,
-``host:port`` or a directory).  Modules are imported only when their kind is chosen, so the
+``host:port`` or a directory), or, for the central side (``preclearance``, ``fleet``), what it
+subscribed or publishes to.  Modules are imported only when their kind is chosen, so the
 CLI starts fast and a simulator's heavy imports (OpenCV) cost nothing elsewhere.
 """
 
@@ -19,6 +20,8 @@ SIMULATORS: dict[str, tuple[str, str]] = {
     "rfid-ascii": ("simulators.ascii_sim", "ASCII-line serial reader on a pty"),
     "rfid-llrp": ("simulators.llrp_sim", "LLRP reader (TCP server)"),
     "camera": ("simulators.camera_sim", "GS1 label scenes as images, video or a frame source"),
+    "preclearance": ("simulators.preclearance", "central pre-clearance system: enriched records in, decisions out"),
+    "fleet": ("simulators.fleet", "the MQTT traffic of many border posts (a load test for the central side)"),
 }
 
 

@@ -1,7 +1,17 @@
-"""``mqtt:`` section: the broker connection used for publishing and intake."""
+"""``mqtt:`` section: the broker connection used for publishing and intake.
+
+One broker (``url``) or an ordered failover list (``urls``); :attr:`MqttConfig.brokers` is the list
+either way, in the order the gateway tries them:
+
+>>> [b.url for b in MqttConfig(urls=["mqtt://a:1883", "mqtt://user:pw@b"]).brokers]
+['mqtt://a:1883', 'mqtt://b:1883']
+>>> MqttConfig(url="mqtts://c").brokers[0].port
+8883
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -67,8 +77,41 @@ class EpcisSettings(Section):
     event_type_prefix: str = Field("org.example.bx", description="prefix of the CloudEvents 'type'")
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """One broker of the failover list; :attr:`url` is safe to log and publish (no credentials)."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError(f"unknown scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
+    if not parts.hostname:
+        raise ValueError("missing host")
+    parts.port  # noqa: B018  (raises ValueError on a port that is not a number or out of range)
+    return value
+
+
+def _url_tls(url: str) -> bool:
+    return urlsplit(url).scheme in ("mqtts", "ssl")
+
+
 class MqttConfig(Section):
     url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port (TLS)")
+    urls: list[str] = Field(
+        default_factory=list, description="ordered failover list of broker URLs, instead of url (which, if also "
+        "given, must be the first entry): on connection "
+        "loss the gateway tries the next one (cyclically, with the reconnect backoff) and stays on the broker it "
+        "reaches; the retained status names it. All mqtt:// or all mqtts://")
     client_id: str | None = Field(None, description="default: bx-{site}-{gateway}")
     username: str | None = None
     password: SecretStr | None = None
@@ -88,12 +131,26 @@ class MqttConfig(Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"unknown scheme {parts.scheme!r} (use mqtt:// or mqtts://)")
-        if not parts.hostname:
-            raise ValueError("missing host")
+        return _check_url(value)
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            _check_url(url)
+        if len({_url_tls(url) for url in value}) > 1:
+            raise ValueError("mixes mqtt:// and mqtts:// (one TLS set-up serves the whole list)")
         return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MqttConfig:
+        if self.urls and "url" in self.model_fields_set and self.url != self.urls[0]:
+            raise ValueError("mqtt.url is not the first of mqtt.urls: give one broker (url) or the failover "
+                             "list (urls), or keep url as the list's first entry")
+        addresses = [(b.host, b.port) for b in self.brokers]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("urls: the same broker is listed twice")
+        return self
 
     @field_validator("base_topic")
     @classmethod
@@ -103,14 +160,24 @@ class MqttConfig(Section):
         return value
 
     @property
+    def brokers(self) -> tuple[BrokerAddress, ...]:
+        """The brokers in the order they are tried: ``urls``, or ``url`` alone."""
+        tls = self.uses_tls
+        out = []
+        for url in self.urls or [self.url]:
+            parts = urlsplit(url)
+            out.append(BrokerAddress(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls))
+        return tuple(out)
+
+    @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
+        """The first broker's host (the only one unless ``urls`` lists several)."""
+        return self.brokers[0].host
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if self.uses_tls else 1883)
+        return self.brokers[0].port
 
     @property
     def uses_tls(self) -> bool:
-        return urlsplit(self.url).scheme in ("mqtts", "ssl") or self.tls is not None
+        return _url_tls((self.urls or [self.url])[0]) or self.tls is not None

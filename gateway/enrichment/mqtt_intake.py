@@ -10,7 +10,9 @@ Topics (``{base}`` is ``mqtt.base_topic``)::
     {base}/in/{site}/{gw}/error          <- the gateway answers invalid payloads here
 
 Persistent session (MQTT 5 clean start false + session expiry; 3.1.1 clean session false), QoS 1
-subscriptions, so declarations pushed while the gateway is offline arrive when it comes back.
+subscriptions, so declarations pushed while the gateway is offline arrive when it comes back.  The
+connection is an :class:`~gateway.publishing.mqtt_client.MqttLink` like the publisher's: the same
+broker list (``mqtt.urls``) and failover, and the same MQTT 5 / 3.1.1 choice.
 Every message is handled in isolation and gets an answer (:class:`IntakeAnswer`): its records are
 validated and stored one by one (the same path as ``border-gateway import``), so a bulk message
 ``[good, bad, good]`` stores both good records and answers on the error topic
@@ -34,22 +36,18 @@ engine at once, a refused one is answered on the error topic like a refused reco
 from __future__ import annotations
 
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Callable, Collection
 from typing import Any, Literal, cast
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.importer import What, import_records
 from gateway.enrichment.store import Store
 from gateway.json_limits import JsonLimitError, loads
 from gateway.lane.external import TriggerMessageError, parse_trigger
+from gateway.publishing.mqtt_client import InboundMessage, MqttLink
 from gateway.reads import Trigger
 
 log = logging.getLogger(__name__)
@@ -104,108 +102,71 @@ def handle_payload(store: Store, kind: What, payload: bytes, topic: str = "") ->
 
 
 class MqttIntake:
-    """Subscribes to the intake topics and stores what arrives; paho's own network thread."""
+    """Subscribes to the intake topics and stores what arrives, over an :class:`MqttLink` of its own.
 
-    def __init__(self, store: Store, *, host: str, port: int, base: str, site: str, gateway: str,
-                 client_id: str | None = None, username: str | None = None, password: str | None = None,
-                 tls: ssl.SSLContext | None = None, protocol: str = "5", session_expiry_s: int = 86_400,
-                 qos: int = 1, master_data: bool = True, on_trigger: Callable[[Trigger], None] | None = None,
-                 lanes: Collection[str] = ()) -> None:
-        self.store, self.host, self.port, self.qos = store, host, port, qos
-        self.topics = intake_topics(base, site, gateway)
-        self.master_data, self.on_trigger, self.lanes = master_data, on_trigger, frozenset(lanes)
+    The link is the publisher's kind (client id ``{mqtt.client_id}-intake``, no Will): the same
+    broker list and failover, the same ``protocol: auto`` fallback to 3.1.1, a persistent session,
+    and a denied SUBSCRIBE retried.  Handlers run in paho's network thread.
+    """
+
+    def __init__(self, store: Store, mqtt_config: MqttConfig, *, site: str, gateway: str,
+                 client_id: str | None = None, master_data: bool = True,
+                 on_trigger: Callable[[Trigger], None] | None = None, lanes: Collection[str] = ()) -> None:
+        self.store = store
+        self.qos = mqtt_config.qos
+        self.topics = intake_topics(mqtt_config.base_topic, site, gateway)
+        self.client_id = client_id or f"{mqtt_config.client_id or f'bx-{site}-{gateway}'}-intake"
+        self.handled = 0
+        self.on_trigger, self.lanes = on_trigger, frozenset(lanes)
         self._trigger_root = self.topics["trigger"].split("/lane/+/", 1)[0] + "/lane/"
         self.triggers = 0  # triggers handed to the lane engine
-        self.client_id = client_id or f"bx-{site}-{gateway}-intake"
-        self.v5 = protocol != "3.1.1"
-        self.session_expiry_s = session_expiry_s
-        self.handled = 0
-        self.subscribed = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5 if self.v5 else MQTTProtocolVersion.MQTTv311,
-            clean_session=None if self.v5 else False)
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        if tls is not None:
-            self._client.tls_set_context(tls)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(1, 30)
+        self.link = MqttLink(mqtt_config, self.client_id)
+        self.subscribed = self.link.subscribed
+        if master_data:
+            for kind in KINDS:
+                self.link.subscribe(self.topics[kind], self._on_message, qos=self.qos)
+        if on_trigger is not None:
+            self.link.subscribe(self.topics["trigger"], self._on_trigger, qos=self.qos)
 
     @classmethod
     def from_config(cls, store: Store, config: Any, on_trigger: Callable[[Trigger], None] | None = None) -> MqttIntake:
-        """From a :class:`~gateway.config.SiteConfig` (url, credentials, base topic, session expiry); the master
+        """From a :class:`~gateway.config.SiteConfig` (brokers, credentials, TLS, base topic, session); the master
         data topics when ``enrichment.intake_mqtt``, the lane trigger topic when ``on_trigger`` is given."""
-        m = config.mqtt
-        tls = ssl.create_default_context() if m.uses_tls else None
-        if tls is not None and m.tls is not None:
-            if m.tls.ca:
-                tls.load_verify_locations(str(m.tls.ca))
-            if m.tls.cert:
-                tls.load_cert_chain(str(m.tls.cert), str(m.tls.key) if m.tls.key else None)
-            if m.tls.insecure_skip_verify:
-                tls.check_hostname = False
-        return cls(store, host=m.host, port=m.port, base=m.base_topic, site=config.site, gateway=config.gateway,
-                   client_id=f"{m.client_id or f'bx-{config.site}-{config.gateway}'}-intake",
-                   username=m.username, password=m.password.get_secret_value() if m.password else None, tls=tls,
-                   protocol="3.1.1" if m.protocol == "3.1.1" else "5", session_expiry_s=m.session_expiry_s,
-                   qos=m.qos, master_data=bool(getattr(config.enrichment, "intake_mqtt", False)), on_trigger=on_trigger,
+        return cls(store, config.mqtt, site=config.site, gateway=config.gateway,
+                   master_data=bool(getattr(config.enrichment, "intake_mqtt", False)), on_trigger=on_trigger,
                    lanes=[lane.id for lane in config.lanes])
 
     def start(self) -> None:
-        props = None
-        if self.v5:
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = self.session_expiry_s
-        self._client.connect_async(self.host, self.port, keepalive=30, clean_start=False if self.v5 else 3,
-                                   properties=props)
-        self._client.loop_start()
+        self.link.start()
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self.link.stop()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            log.warning("intake: connection refused: %s", reason)
-            return
-        topics = [(self.topics[kind], self.qos) for kind in KINDS] if self.master_data else []
-        if self.on_trigger is not None:
-            topics.append((self.topics["trigger"], self.qos))
-        if topics:
-            client.subscribe(topics)
-        self.subscribed.set()
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.startswith(self._trigger_root) and msg.topic.endswith("/trigger"):
-            self._on_trigger(client, msg)
-            return
+    def _on_message(self, msg: InboundMessage) -> None:
         try:
             kind = msg.topic.rsplit("/", 1)[-1]
             if kind not in KINDS:
                 return
-            answer = handle_payload(self.store, cast(What, kind), bytes(msg.payload), msg.topic)
+            answer = handle_payload(self.store, cast(What, kind), msg.payload, msg.topic)
             self.handled += 1
             body = answer.model_dump_json().encode("utf-8")
             if answer.errors:
                 log.warning("intake: %s: %d problem(s), stored %s", msg.topic, len(answer.errors), answer.stored)
-                client.publish(self.topics["error"], body, qos=1, properties=self._reply_props(msg))
+                self.link.publish(self.topics["error"], body, 1, False, self._reply_props(msg))
             else:
                 log.info("intake: %s: stored %s", msg.topic, answer.stored)
-            response_topic = getattr(msg.properties, "ResponseTopic", None) if msg.properties else None
-            if response_topic:
-                client.publish(response_topic, body, qos=1, properties=self._reply_props(msg))
+            if msg.response_topic:
+                self.link.publish(msg.response_topic, body, 1, False, self._reply_props(msg))
         except Exception:  # never let one message kill paho's network thread, nor go unanswered
             log.exception("intake: failed to handle a message on %s", msg.topic)
-            self._answer_failure(client, msg)
+            self._answer_failure(msg)
 
-    def _on_trigger(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+    def _on_trigger(self, msg: InboundMessage) -> None:
         """``.../lane/{lane}/trigger``: validated here, handed to the lane engine, or answered on the error topic."""
-        lane = msg.topic[len(self._trigger_root):-len("/trigger")]
+        lane = msg.topic[len(self._trigger_root):-len("/trigger")] if msg.topic.startswith(self._trigger_root) else ""
         answer: IntakeAnswer | None = None
         try:
-            trigger = parse_trigger(bytes(msg.payload), lane, self.lanes, time.time())
+            trigger = parse_trigger(msg.payload, lane, self.lanes, time.time())
         except TriggerMessageError as exc:
             # the topic's lane is an id the publisher chose: it stays in the payload, never in a log line
             log.warning("intake: a lane trigger was refused: %s", exc.path)
@@ -224,29 +185,26 @@ class MqttIntake:
             body = (answer or IntakeAnswer(topic=msg.topic, kind="trigger", stored={"accepted": 1}, errors=[])
                     ).model_dump_json().encode("utf-8")
             if answer is not None:
-                client.publish(self.topics["error"], body, qos=1, properties=self._reply_props(msg))
-            response_topic = getattr(msg.properties, "ResponseTopic", None) if msg.properties else None
-            if response_topic:
-                client.publish(response_topic, body, qos=1, properties=self._reply_props(msg))
+                self.link.publish(self.topics["error"], body, 1, False, self._reply_props(msg))
+            if msg.response_topic:
+                self.link.publish(msg.response_topic, body, 1, False, self._reply_props(msg))
         except Exception:
             log.exception("intake: could not answer a lane trigger")
 
-    def _answer_failure(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
+    def _answer_failure(self, msg: InboundMessage) -> None:
         kind = msg.topic.rsplit("/", 1)[-1]
         answer = IntakeAnswer(topic=msg.topic, kind=cast(What, kind), stored={}, errors=[IntakeProblem(
             index=None, path="(payload)", message="internal error: the message was not handled (see the gateway log)")])
         try:
-            client.publish(self.topics["error"], answer.model_dump_json().encode("utf-8"), qos=1,
-                           properties=self._reply_props(msg))
+            self.link.publish(self.topics["error"], answer.model_dump_json().encode("utf-8"), 1, False,
+                              self._reply_props(msg))
         except Exception:
             log.exception("intake: could not answer a message on %s", msg.topic)
 
-    def _reply_props(self, msg: mqtt.MQTTMessage) -> Properties | None:
-        if not self.v5:
-            return None
-        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        props.ContentType = "application/json"
-        correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
-        if correlation:
-            props.CorrelationData = correlation
+    @staticmethod
+    def _reply_props(msg: InboundMessage) -> dict[str, object]:
+        """MQTT 5 properties of an answer (the link drops them under 3.1.1): JSON, the request's correlation."""
+        props: dict[str, object] = {"content_type": "application/json"}
+        if msg.correlation_data:
+            props["correlation"] = msg.correlation_data.decode("utf-8", "replace")
         return props

@@ -34,13 +34,18 @@ Data classes (for the audience projections; see the research note §4.4 and §5)
 'expected_docs': ['N853']}}]}
 >>> result.has_flag("SPS_DOC_MISSING"), result.max_severity, result.decision
 (True, 'high', 'go_to_bay')
+
+A consumer reads what it received with the same models (camelCase keys, the rule as its text):
+
+>>> Flag.model_validate_json(flag.model_dump_json(by_alias=True)).rule
+RuleRef(id='R-SPS-DOC', version='1')
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AliasChoices, AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 #: How serious a flag is; ``high`` and ``critical`` send the vehicle to the inspection bay.  Flag rule
@@ -55,9 +60,10 @@ MatchStatus = Literal["expected_seen", "expected_missing", "seen_unexpected", "s
 
 
 class _Model(BaseModel):
-    # Built by field name; serialised with camelCase aliases (by_alias=True) as the wire spells them.
-    model_config = ConfigDict(extra="forbid", frozen=True,
-                              alias_generator=AliasGenerator(serialization_alias=to_camel))
+    # Built by field name; serialised with camelCase aliases (by_alias=True) as the wire spells them, and
+    # read back from either spelling, so a consumer can validate what it received with these same models.
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=AliasGenerator(
+        serialization_alias=to_camel, validation_alias=lambda name: AliasChoices(name, to_camel(name))))
 
 
 class RuleRef(_Model):
@@ -70,8 +76,16 @@ class RuleRef(_Model):
         return f"{self.id}@{self.version}"
 
 
-# A rule reference is published as its text, "R-SPS-02@3".
-_RuleText = Annotated[RuleRef, PlainSerializer(str, return_type=str)]
+def _rule_from_text(value: Any) -> Any:
+    """``"R-SPS-02@3"`` as received on the wire -> the fields of a :class:`RuleRef`."""
+    if isinstance(value, str):
+        rule_id, _, version = value.rpartition("@") if "@" in value else (value, "", "")
+        return {"id": rule_id, "version": version}
+    return value
+
+
+# A rule reference is published as its text, "R-SPS-02@3", and read back from it.
+_RuleText = Annotated[RuleRef, PlainSerializer(str, return_type=str), BeforeValidator(_rule_from_text)]
 
 
 class DocumentRef(_Model):

@@ -14,16 +14,30 @@ re-sent with DUP after reconnecting, and the outbox keeps everything else.
   correlation data and response topic.  Under 3.1.1 they are simply not sent: the payload is
   self-describing (structured CloudEvents).
 * Inbound subscriptions use a persistent session (clean start false + session expiry, or
-  clean session false under 3.1.1) so queued messages arrive after an outage.
+  clean session false under 3.1.1) so queued messages arrive after an outage.  A SUBSCRIBE the
+  broker denies is sent again with backoff (NATS denies QoS 1 subscriptions while JetStream is short
+  of a node, and grants them seconds later).
 * ``protocol: auto`` tries MQTT 5 first and falls back to 3.1.1 when the broker refuses the
-  protocol version (CONNACK 0x01 / reason 132).
+  protocol version (CONNACK 0x01 / reason 132; NATS 2.9 does).
+* Failover (``mqtt.urls``): when a connection attempt fails, or the connection is lost, the next
+  attempt goes to the next broker of the list (cyclically), after paho's backoff; the link stays on
+  whichever broker answers.  paho keeps the unacknowledged QoS 1 publications and re-sends them to the
+  new broker, and the outbox keeps the rest, so nothing is lost; a consumer may see a message twice
+  (same CloudEvents id) when the old broker had it but its PUBACK was lost.
+* Every failure is logged once per change (per broker: a broker that keeps failing the same way is
+  not logged again until it worked in between), with the broker address and the cause in words
+  (:func:`describe_error`: a TLS handshake failure says so), and :meth:`MqttLink.connection` puts the
+  broker in use and the other brokers' failures in the retained status.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +48,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.config.mqtt import MqttConfig
+from gateway.config.mqtt import BrokerAddress, MqttConfig
+from gateway.publishing.epcis import format_time
+from gateway.publishing.payloads import BrokerError, MqttConnection
+from gateway.publishing.redact import safe_detail
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +157,36 @@ class PackedProperties(Properties):
         return bool(self.__dict__["packed"] == b"\x00")
 
 
+def describe_error(exc: BaseException | None) -> str:
+    """Why a connection attempt failed, in words for the log and the retained status.
+
+    >>> describe_error(ConnectionRefusedError(111, "Connection refused"))
+    'connection refused'
+    >>> bad_ca = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    >>> bad_ca.reason, bad_ca.verify_message = "CERTIFICATE_VERIFY_FAILED", "unable to get local issuer certificate"
+    >>> describe_error(bad_ca)
+    'TLS handshake failed: certificate not trusted (unable to get local issuer certificate)'
+    """
+    if exc is None:
+        return "connection failed"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS handshake failed: certificate not trusted ({exc.verify_message or exc.reason})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return str(exc.strerror)
+    return f"{type(exc).__name__}: {exc}"
+
+
 class MqttLink:
-    """One broker session.  ``on_ack(mid, ok)`` is called from paho's thread for each PUBACK."""
+    """One broker session (on one broker of the list at a time).  ``on_ack(mid, ok)`` is called from
+    paho's thread for each PUBACK."""
 
     def __init__(self, cfg: MqttConfig, client_id: str, *, will: Will | None = None,
                  birth: Callable[[], tuple[str, bytes]] | None = None,
@@ -156,8 +201,19 @@ class MqttLink:
         self.on_ack = on_ack
         self.protocol: str = "3.1.1" if cfg.protocol == "3.1.1" else "5"
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted the last SUBSCRIBE since connecting
         self.connects = 0
         self.last_error: str | None = None
+        self.brokers: tuple[BrokerAddress, ...] = cfg.brokers
+        self.failovers = 0
+        self.failures = 0  # failed connection attempts and lost connections, every broker together
+        self._index = 0  # the broker in use, or tried next
+        self._connected_index: int | None = None  # the broker of the last successful connection
+        self._since: str | None = None  # connected to the current broker since (None: not connected)
+        self._errors: dict[int, tuple[str, str]] = {}  # broker index -> (failure, since): logged, in the status
+        self._falling_back = False  # the MQTT 5 -> 3.1.1 switch is under way: a disconnect is not a failure
+        self._refused = False  # the broker refused the last CONNECT (already noted as a failure)
+        self._resubscribe_s: float | None = None  # delay before retrying a denied SUBSCRIBE (None: none denied)
         self._handlers: dict[str, tuple[int, MessageHandler]] = {}
         self._lock = threading.RLock()
         self._stopping = False
@@ -198,22 +254,48 @@ class MqttLink:
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(max(1, int(cfg.reconnect_min_s)), max(1, int(cfg.reconnect_max_s)))
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
 
     def start(self) -> None:
-        """Connect in the background (retrying until the broker answers)."""
+        """Connect in the background (retrying, broker after broker, until one answers)."""
         self._stopping = False
+        self._target(self._client)
+        self._client.loop_start()
+
+    def _target(self, client: mqtt.Client) -> None:
+        """Point ``client`` at the current broker; paho's loop connects there on its next attempt.
+
+        ``connect_async`` is paho's public way to change the address of a client that is not
+        connected: it works from paho's own callbacks too, where the failover happens.
+        """
         props = None
         if self.protocol == "5":
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = self.cfg.session_expiry_s
-        self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
-                                   clean_start=False if self.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-                                   properties=props)
-        self._client.loop_start()
+        broker = self.broker
+        client.connect_async(broker.host, broker.port, keepalive=self.cfg.keepalive_s,
+                             clean_start=False if self.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                             properties=props)
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """The broker in use (or the one the next attempt goes to)."""
+        return self.brokers[self._index]
+
+    def connection(self) -> MqttConnection | None:
+        """The broker in use and the other brokers' failures, for the retained status (None: offline)."""
+        with self._lock:
+            if self._since is None:
+                return None
+            errors = {self.brokers[i].url: BrokerError(error=error, since=since)
+                      for i, (error, since) in sorted(self._errors.items())}
+            return MqttConnection(broker=self.broker.url, index=self._index, protocol=self.protocol,
+                                  since=self._since, failovers=self.failovers, errors=errors or None)
 
     def stop(self, offline: bytes | None = None, timeout: float = 5.0) -> None:
         """Graceful stop: publish ``offline`` (retained) on the Will topic, then DISCONNECT."""
@@ -238,18 +320,27 @@ class MqttLink:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:
         if reason.is_failure:
-            self.last_error = str(reason)
-            log.warning("MQTT connect to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason)
             if self.cfg.protocol == "auto" and self.protocol == "5" and reason.value in _UNSUPPORTED_PROTOCOL:
                 # Decided here, in paho's thread, so that another refusal before the switch starts no
                 # second fallback; the switch itself must run elsewhere (loop_stop joins this thread).
+                log.warning("MQTT %s: connect to %s refused: %s", self.client_id, self.broker.url, reason)
                 self.protocol = "3.1.1"
+                self._falling_back = True
                 threading.Thread(target=self._fall_back, args=(client,), name="mqtt-fallback", daemon=True).start()
+                return
+            self._refused = True  # paho closes the connection next: _on_disconnect moves on
+            self._failed(f"connection refused by the broker: {reason}")
             return
         self.connects += 1
         self.last_error = None
-        log.info("MQTT %s connected to %s:%d (session present: %s)", self.protocol, self.cfg.host,
-                 self.cfg.port, getattr(flags, "session_present", None))
+        with self._lock:
+            if self._connected_index is not None and self._connected_index != self._index:
+                self.failovers += 1
+            self._connected_index = self._index
+            self._errors.pop(self._index, None)
+            self._since = format_time(time.time())
+        log.info("MQTT %s: %s connected to %s (session present: %s)", self.client_id, self.protocol,
+                 self.broker.url, getattr(flags, "session_present", None))
         if self.birth is not None and self.will is not None:
             topic, payload = self.birth()
             client.publish(topic, payload, qos=1, retain=True,
@@ -257,7 +348,7 @@ class MqttLink:
         with self._lock:
             subscriptions = [(f, qos) for f, (qos, _) in self._handlers.items()]
         if subscriptions:
-            client.subscribe(subscriptions)
+            client.subscribe(subscriptions)  # all in one SUBSCRIBE: one SUBACK sets ``subscribed``
         self.connected.set()
         if self.on_connected is not None:
             self.on_connected()
@@ -270,19 +361,88 @@ class MqttLink:
         CloudEvents JSON), the Will has no delay, command replies put ``correlationId`` in the body,
         and the persistent session is ``clean session = false``.
         """
-        log.warning("broker %s:%d refused MQTT 5: falling back to MQTT 3.1.1", self.cfg.host, self.cfg.port)
+        log.warning("MQTT %s: broker %s refused MQTT 5: falling back to MQTT 3.1.1", self.client_id,
+                    self.broker.url)
         old.loop_stop()
         with self._lock:
             if self._stopping:
                 return
             self._client = self._make_client()
-        self.start()
+            self._falling_back = False
+        self.start()  # the same broker, which answered
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Properties | None) -> None:
         self.connected.clear()
-        if not self._stopping:
-            log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
+        self.subscribed.clear()
+        with self._lock:
+            was_connected, self._since = self._since is not None, None
+            refused, self._refused = self._refused, False
+        if self._stopping or self._falling_back or client is not self._client:
+            return
+        if was_connected:
+            self._failed(f"connection lost ({reason})")
+        elif not refused:  # TCP (and TLS) up, then closed before any CONNACK
+            self._failed(f"connection closed before CONNACK ({reason})")
+        self._next_broker(client)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this from inside its ``except OSError`` around the TCP connect and the TLS
+        # handshake, and passes no exception: the one being handled is the cause.
+        self._failed(describe_error(sys.exc_info()[1]))
+        if not self._stopping and client is self._client:
+            self._next_broker(client)
+
+    def _failed(self, error: str) -> None:
+        """Note why the current broker failed; log it unless it failed the same way last time."""
+        error = safe_detail(error) or "connection failed"
+        self.failures += 1
+        with self._lock:
+            index = self._index
+            previous = self._errors.get(index)
+            if previous is not None and previous[0] == error:
+                return
+            self._errors[index] = (error, format_time(time.time()))
+        self.last_error = error
+        then = "trying the next broker" if len(self.brokers) > 1 else "retrying with backoff"
+        log.log(logging.ERROR if error.startswith("TLS") else logging.WARNING, "MQTT %s: broker %s: %s; %s",
+                self.client_id, self.brokers[index].url, error, then)
+
+    def _next_broker(self, client: mqtt.Client) -> None:
+        """Aim the next attempt (after paho's backoff) at the next broker of the list."""
+        if len(self.brokers) == 1:
+            return  # paho retries the same address by itself
+        with self._lock:
+            self._index = (self._index + 1) % len(self.brokers)
+        self._target(client)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, codes: list[ReasonCode],
+                      properties: Properties | None) -> None:
+        if client is not self._client or self._stopping:
+            return
+        if not any(code.is_failure for code in codes):
+            self._resubscribe_s = None
+            self.subscribed.set()
+            return
+        with self._lock:
+            first = self._resubscribe_s is None
+            delay = self._resubscribe_s = (max(1.0, self.cfg.reconnect_min_s) if first else
+                                           min(2 * (self._resubscribe_s or 1.0), self.cfg.reconnect_max_s))
+        if first:  # logged once until a SUBSCRIBE is granted again
+            denied = ", ".join(str(code) for code in codes if code.is_failure)
+            log.warning("MQTT %s: broker %s denied a subscription (%s); retrying with backoff", self.client_id,
+                        self.broker.url, denied)
+        timer = threading.Timer(delay, self._resubscribe, args=(client,))
+        timer.daemon = True
+        timer.start()
+
+    def _resubscribe(self, client: mqtt.Client) -> None:
+        if client is not self._client or self._stopping or not self.connected.is_set():
+            return  # a reconnect subscribes everything anyway
+        with self._lock:
+            subscriptions = [(f, qos) for f, (qos, _) in self._handlers.items()]
+        if subscriptions:
+            client.subscribe(subscriptions)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties | None) -> None:
@@ -321,4 +481,5 @@ class MqttLink:
         with self._lock:
             self._handlers[topic_filter] = (qos, handler)
         if self.connected.is_set():
+            self.subscribed.clear()
             self._client.subscribe(topic_filter, qos=qos)

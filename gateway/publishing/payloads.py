@@ -50,6 +50,27 @@ class SourceHealth(Payload):
     since: str = Field(description="when the source entered this state")
 
 
+class BrokerError(Payload):
+    """Why the gateway could not use one broker of its list."""
+
+    error: str = Field(description="the last failure: TLS handshake (e.g. certificate not trusted), refused "
+                       "CONNACK, connection refused, timed out, connection lost")
+    since: str = Field(description="when this failure was first seen")
+
+
+class MqttConnection(Payload):
+    """The broker connection this status travels over (``mqtt.url`` / ``mqtt.urls``)."""
+
+    broker: str = Field(description="the broker the gateway is connected to (URL without credentials)")
+    index: int = Field(ge=0, description="its position in mqtt.urls (0: the first, or mqtt.url)")
+    protocol: Literal["5", "3.1.1"]
+    since: str = Field(description="connected to this broker since")
+    failovers: int = Field(0, ge=0, description="times the gateway moved to another broker since start-up")
+    errors: dict[str, BrokerError] | None = Field(
+        None, description="broker URL -> why it could not be used, for each broker that failed since it was "
+        "last connected (one failure per broker: the latest)")
+
+
 class Status(Payload):
     """Retained on ``ops/{site}/{gw}/status``: birth, graceful stop, Last Will, and every change of a
     source's state or of the outbox's health."""
@@ -65,6 +86,8 @@ class Status(Payload):
     outbox: dict[str, float] | None = Field(None, description="depth, oldestAgeS, dropped (when degraded)")
     sources: dict[str, SourceHealth] | None = Field(
         None, description="reader/camera id -> health, for every source that reported since start-up")
+    connection: MqttConnection | None = Field(
+        None, description="which broker the gateway is on, and why others of its list failed (online only)")
 
 
 class LaneInfo(Payload):

@@ -74,7 +74,8 @@ class Publisher:
         self.lanes = self.composer.contexts  # lane id -> EPCIS context (a lane published unconfigured joins)
         self.lane_names = dict(lane_names or {})
         self.status = GatewayStatus(self.topics, qos=mqtt.qos, software=software, asyncapi_url=asyncapi_url,
-                                    outbox_metrics=self._outbox_metrics)
+                                    outbox_metrics=self._outbox_metrics,
+                                    connection=lambda: self.link.connection())
         self.commands = Commands(self.topics, qos=mqtt.qos, expiry_s=mqtt.expiry.command_s)
         self.outbox = Outbox(outbox_path, max_messages=mqtt.outbox.max_messages, max_age_s=mqtt.outbox.max_age_s,
                              when_full=mqtt.outbox.when_full, on_drop=self._on_drop)

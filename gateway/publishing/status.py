@@ -35,7 +35,7 @@ from typing import Literal
 from gateway.publishing import cloudevents as ce
 from gateway.publishing.epcis import format_time
 from gateway.publishing.mqtt_client import Will
-from gateway.publishing.payloads import JSON, SOFTWARE, Capabilities, LaneInfo, SourceHealth, Status
+from gateway.publishing.payloads import JSON, SOFTWARE, Capabilities, LaneInfo, MqttConnection, SourceHealth, Status
 from gateway.publishing.redact import safe_detail
 from gateway.publishing.topics import Topics
 from gateway.reads import SourceStatus, health
@@ -48,11 +48,13 @@ class GatewayStatus:
 
     def __init__(self, topics: Topics, *, qos: int, software: str = SOFTWARE,
                  asyncapi_url: str | None = None,
-                 outbox_metrics: Callable[[], Mapping[str, float]] = lambda: {}) -> None:
+                 outbox_metrics: Callable[[], Mapping[str, float]] = lambda: {},
+                 connection: Callable[[], MqttConnection | None] = lambda: None) -> None:
         self.topics = topics
         self.site, self.gateway = topics.site, topics.gateway
         self.qos, self.software, self.asyncapi_url = qos, software, asyncapi_url
         self.outbox_metrics = outbox_metrics
+        self.connection = connection  # the broker in use and the others' failures (failover, TLS errors)
         self.degraded: str | None = None  # why the outbox dropped or refused messages (since start-up)
         self.props: dict[str, object] = {"content_type": JSON,
                                          "user": [["schema", "bx.status.v1"], ["gw", self.gateway]]}
@@ -75,7 +77,8 @@ class GatewayStatus:
             outbox = self.outbox_metrics()
         return Status(state="online", site=self.site, gateway=self.gateway, time=format_time(now), reason=reason,
                       software=self.software, schemas=sorted(ce.SCHEMA_FILES),
-                      outbox=dict(outbox) if outbox is not None else None, sources=sources)
+                      outbox=dict(outbox) if outbox is not None else None, sources=sources,
+                      connection=self.connection())
 
     def offline(self, now: float) -> Status:
         return Status(state="offline", site=self.site, gateway=self.gateway, time=format_time(now), reason="shutdown")

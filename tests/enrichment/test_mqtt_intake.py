@@ -13,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.mqtt_intake import MqttIntake, intake_topics
 from gateway.enrichment.store import Store
 from tests.enrichment.helpers import bad, declaration, gtin, mrn, sscc
@@ -44,7 +45,7 @@ def test_intake_stores_valid_and_answers_invalid(mqtt_broker: Any, tmp_path: Pat
     errors: queue.Queue[dict[str, Any]] = queue.Queue()
     listener = _client(mqtt_broker, errors, topics["error"])
     store = Store(tmp_path / "db.sqlite")
-    intake = MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1", gateway="gw1",
+    intake = MqttIntake(store, MqttConfig(url=mqtt_broker.url, base_topic=base), site="site1", gateway="gw1",
                         client_id=f"intake-{uuid.uuid4().hex[:8]}")
     intake.start()
     pub = _client(mqtt_broker)
@@ -79,8 +80,8 @@ def test_persistent_session_receives_what_was_sent_while_offline(mqtt_broker: An
     store = Store(tmp_path / "db.sqlite")
 
     def make() -> MqttIntake:
-        return MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1",
-                          gateway="gw1", client_id=client_id, session_expiry_s=300)
+        return MqttIntake(store, MqttConfig(url=mqtt_broker.url, base_topic=base, session_expiry_s=300),
+                          site="site1", gateway="gw1", client_id=client_id)
 
     first = make()
     first.start()
@@ -108,7 +109,7 @@ def test_every_hostile_message_gets_an_answer_and_every_good_record_is_kept(mqtt
     errors: queue.Queue[dict[str, Any]] = queue.Queue()
     listener = _client(mqtt_broker, errors, topics["error"])
     store = Store(tmp_path / "db.sqlite")
-    intake = MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1", gateway="gw1",
+    intake = MqttIntake(store, MqttConfig(url=mqtt_broker.url, base_topic=base), site="site1", gateway="gw1",
                         client_id=f"intake-{uuid.uuid4().hex[:8]}")
     intake.start()
     pub = _client(mqtt_broker)
@@ -154,7 +155,7 @@ def test_a_response_topic_gets_the_stored_count_of_a_clean_message(mqtt_broker: 
     reply_topic = f"{base}/replies/me"
     listener = _client(mqtt_broker, replies, reply_topic)
     store = Store(tmp_path / "db.sqlite")
-    intake = MqttIntake(store, host=mqtt_broker.host, port=mqtt_broker.port, base=base, site="site1", gateway="gw1",
+    intake = MqttIntake(store, MqttConfig(url=mqtt_broker.url, base_topic=base), site="site1", gateway="gw1",
                         client_id=f"intake-{uuid.uuid4().hex[:8]}")
     intake.start()
     pub = _client(mqtt_broker)

@@ -67,6 +67,7 @@ _WALL_CLOCK = {
     "state": re.compile(r'"(time)":"[0-9T:.\-]+Z"'),
 }
 _CREATION = re.compile(r'"creationDate":"[0-9T:.\-]+Z"')
+_BROKER = re.compile(r'"broker":"mqtts?://127\.0\.0\.1:[0-9]+"')  # the test broker's free port
 _UPTIME = re.compile(r'"uptime_s":[0-9.]+')
 _CREATED_SAMPLE = re.compile(r"^(\w+_created(?:\{[^}]*\})?) [0-9.e+]+$", re.MULTILINE)
 
@@ -78,6 +79,7 @@ def normalise_payload(topic: str, payload: bytes) -> str:
     pattern = _WALL_CLOCK.get(kind) if "/ops/" in topic else None
     if pattern is not None:
         text = pattern.sub(lambda m: f'"{m.group(1)}":"<time>"', text)
+        text = _BROKER.sub('"broker":"<broker>"', text)
     return _CREATION.sub('"creationDate":"<time>"', text)
 
 

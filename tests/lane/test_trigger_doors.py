@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from gateway.config import parse_config
+from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.mqtt_intake import MqttIntake, intake_topics
 from gateway.enrichment.store import Store
 from gateway.lane.triggers import Trigger
@@ -31,8 +32,8 @@ def test_mqtt_triggers_are_validated_and_handed_over(mqtt_broker: Any, tmp_path:
     errors: queue.Queue[dict[str, Any]] = queue.Queue()
     listener = _client(mqtt_broker, errors, topics["error"])
     got: list[Trigger] = []
-    intake = MqttIntake(Store(tmp_path / "db.sqlite"), host=mqtt_broker.host, port=mqtt_broker.port, base=base,
-                        site="site1", gateway="gw1", client_id=f"intake-{uuid.uuid4().hex[:8]}", master_data=False,
+    intake = MqttIntake(Store(tmp_path / "db.sqlite"), MqttConfig(url=mqtt_broker.url, base_topic=base), site="site1",
+                        gateway="gw1", client_id=f"intake-{uuid.uuid4().hex[:8]}", master_data=False,
                         on_trigger=got.append, lanes=["lane1", "lane2"])
     intake.start()
     pub = _client(mqtt_broker)

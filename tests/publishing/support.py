@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,10 @@ RESULT = EnrichmentResult(
 
 def make_publisher(tmp: Path, host: str = "127.0.0.1", port: int = 1883, gateway: str = "gw-t",
                    site: str = "s1", **cfg: Any) -> Publisher:
-    mqtt_cfg = MqttConfig(url=f"mqtt://{host}:{port}", reconnect_min_s=1, reconnect_max_s=1, **cfg)
+    """A publisher on ``host:port``, or on the failover list ``urls=[...]`` when given."""
+    if "urls" not in cfg:
+        cfg["url"] = f"mqtt://{host}:{port}"
+    mqtt_cfg = MqttConfig(reconnect_min_s=1, reconnect_max_s=1, **cfg)
     return Publisher(mqtt=mqtt_cfg, site=site, gateway=gateway,
                      lanes={"L1": EpcisContext(lane="L1", read_point_gln="4012345000009"),
                             "L2": EpcisContext(lane="L2", read_point_gln="4012345000009")},
@@ -121,3 +125,37 @@ class Subscriber:
             time.sleep(0.02)
         with self._lock:
             return list(self.messages)
+
+
+def record_event_ids(pub: Publisher) -> list[str]:
+    """The CloudEvents ids of every event ``pub`` stores from now on, in order (a spy on ``Outbox.put``)."""
+    ids: list[str] = []
+    put = pub.outbox.put
+
+    def recording(messages: Any, counters: Any = None) -> Any:
+        ids.extend(str(dict(m.props["user"])["ce_id"]) for m in messages
+                   if not m.retain and "ce_id" in dict(m.props.get("user") or []))
+        return put(messages, counters)
+
+    pub.outbox.put = recording  # type: ignore[method-assign]
+    return ids
+
+
+def close_passages(pub: Publisher, count: int, *, pause: float = 0.0, first: int = 0,
+                   at: tuple[int, Callable[[], None]] | None = None) -> threading.Thread:
+    """Close ``count`` distinct passages (ids ``p-{first}``...) with ``RESULT``, ``pause`` apart, in a thread;
+    ``at=(n, action)`` runs ``action()`` right after the n-th (a broker killed mid-run)."""
+    from gateway.lane.passage import PassageEvent
+
+    def run() -> None:
+        for i in range(first, first + count):
+            p = passage(f"p-{i}", serial=str(1000 + i))
+            pub.publish_passage_end(PassageEvent("end", p, p.closed_at or 0.0), RESULT)
+            if at is not None and i - first == at[0]:
+                at[1]()
+            if pause:
+                time.sleep(pause)
+
+    thread = threading.Thread(target=run, name="passages", daemon=True)
+    thread.start()
+    return thread
