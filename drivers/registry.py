@@ -41,6 +41,8 @@ DRIVERS: dict[str, str] = {
     "zebra-iot+mqtt": "drivers.vendor_json.zebra:open_mqtt_source",
     "camera": "drivers.camera.source:open_source",
     "images": "drivers.camera.source:open_source",
+    "anpr+webhook": "drivers.anpr.sources:open_webhook_source",
+    "anpr+mqtt": "drivers.anpr.sources:open_mqtt_source",
 }
 # scheme -> "module:function" that checks a URL's parameters without opening anything, so that
 # ``config check`` rejects ``llrp://h?report=0`` instead of the reader failing at start-up.
@@ -54,9 +56,12 @@ URL_CHECKS: dict[str, str] = {
     "impinj-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
     "zebra-iot+mqtt": "drivers.vendor_json.sources:check_mqtt_url",
     "impinj-iot+webhook": "drivers.vendor_json.webhook:check_url",
+    "anpr+webhook": "drivers.anpr.sources:check_webhook_url",
+    "anpr+mqtt": "drivers.anpr.sources:check_mqtt_url",
 }
-READER_SCHEMES = frozenset(s for s in DRIVERS if s not in {"camera", "images"})
-CAMERA_SCHEMES = frozenset({"camera", "images"})
+# ANPR / OCR cameras are cameras: they sit in a lane's ``cameras`` with a zone, like barcode cameras.
+CAMERA_SCHEMES = frozenset({"camera", "images", "anpr+webhook", "anpr+mqtt"})
+READER_SCHEMES = frozenset(s for s in DRIVERS if s not in CAMERA_SCHEMES)
 
 
 def scheme_of(url: str) -> str:

@@ -17,7 +17,12 @@ buffer) and follows the standard where clients trip over readers:
   reader, which answers a 1.1 header with ERROR_MESSAGE M_UnsupportedVersion and the version
   messages in a 1.0.1 header with M_UnsupportedMessage.  Any other request whose header
   version is not the connection's gets M_UnsupportedVersion, and the 1.1 millisecond report
-  triggers are refused on a 1.0.1 connection.
+  triggers are refused on a 1.0.1 connection;
+* general-purpose inputs (§13.2.6, rfid.md / virtual-border-loop.md §1): ``NUM_GPIS`` ports, each
+  silent until a client enables it with GPIPortCurrentState (GPIConfig on) in SET_READER_CONFIG;
+  :meth:`ReaderModel.set_gpi` is the loop wired to a port: an edge on an enabled port is a GPIEvent
+  (when event type 1 is on) and starts or stops ROSpecs with a GPI start/stop trigger on that port
+  and edge, GPIEvent first (§14.2.6.1); a GPI stop trigger's timeout stops the ROSpec by itself.
 
 >>> from simulators.tag_world import TagWorld
 >>> from drivers.llrp.messages import Message
@@ -35,6 +40,16 @@ buffer) and follows the standard where clients trip over readers:
 >>> reports = model.tick(now=0.1)
 >>> len(reports) > 0 and all(m.name == "RO_ACCESS_REPORT" for m in reports)
 True
+
+A loop on GPI 1: nothing is reported until the port is enabled, then each edge is a GPIEvent:
+
+>>> model.set_gpi(1, True, now=0.2)
+[]
+>>> enable = Message.make("SET_READER_CONFIG", 8, Param.make("GPIPortCurrentState", Port=1, Enabled=True, State=0))
+>>> [m.name for m in model.handle(enable, now=0.3)]
+['SET_READER_CONFIG_RESPONSE']
+>>> [p.name for m in model.set_gpi(1, False, now=0.4) for p in m.params[0].params]
+['UTCTimestamp', 'GPIEvent']
 """
 
 from __future__ import annotations
@@ -65,6 +80,7 @@ Y2K_EPOCH_S = 946_684_800.0  # 2000-01-01: what a reader whose clock was never s
 MODEL = 2001002
 FIRMWARE = "7.1.0-sim"
 REPORT_BUFFER_LIMIT = 66_000  # the FX7500's documented LLRP message queue
+NUM_GPIS = 4  # a Speedway R420's DE-15 connector
 
 
 def _status(code: int = 0, text: str = "") -> Param:
@@ -149,10 +165,15 @@ class ReaderModel:
     max_version: int = VERSION_1_1  # 1: a reader that only speaks LLRP 1.0.1
     immediate_start: bool = True  # False: an enabled ROSpec waits for START_ROSPEC whatever its start trigger
     reads_generated: int = 0
+    gpi_enabled: set[int] = field(default_factory=set)  # ports a client enabled (GPIConfig); per connection
+    gpi_state: dict[int, bool] = field(default_factory=dict)  # port -> high; unknown ports read low
+    gpi_edges: int = 0  # edges seen on enabled ports
 
     def new_connection(self) -> None:
-        """Every connection starts in LLRP 1.0.1; a 1.1 client switches with SET_PROTOCOL_VERSION."""
+        """Every connection starts in LLRP 1.0.1; a 1.1 client switches with SET_PROTOCOL_VERSION.
+        SET_READER_CONFIG settings last for the connection only (§12.2.4): GPIs are silent again."""
         self.version = VERSION_1_0_1
+        self.gpi_enabled.clear()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -191,7 +212,14 @@ class ReaderModel:
                  for a in range(1, self.antennas + 1)]
         keep = Param.make("KeepaliveSpec", Trigger=1 if self.keepalive_ms else 0, Interval=self.keepalive_ms)
         events = Param.make("EventsAndReports", HoldEventsAndReportsUponReconnect=self.hold_events_on_reconnect)
-        return [self._reply(msg, 0, "", ident, *props, self.default_report_spec, keep, events)]
+        requested = int(msg.fields.get("RequestedData", 0))  # type: ignore[arg-type]
+        port = int(msg.fields.get("GPIPortNum", 0))  # type: ignore[arg-type]
+        gpis = [Param.make("GPIPortCurrentState", Port=p, Enabled=p in self.gpi_enabled,
+                           State=int(self.gpi_state.get(p, False)))
+                for p in range(1, NUM_GPIS + 1) if port in (0, p)] if requested in (0, 9) else []
+        if requested == 9:
+            return [self._reply(msg, 0, "", *gpis)]
+        return [self._reply(msg, 0, "", ident, *props, *gpis, self.default_report_spec, keep, events)]
 
     def _set_config(self, msg: Message, now: float) -> list[Message]:
         if msg.fields.get("ResetToFactoryDefault"):
@@ -210,6 +238,17 @@ class ReaderModel:
                 for s in p.all("EventNotificationState"):
                     self.event_states[int(s.fields["ReaderEventType"])] = bool(  # type: ignore[arg-type]
                         s.fields["NotificationEnabled"])
+        gpis = msg.all("GPIPortCurrentState")
+        bad = [int(g.fields.get("Port", 0)) for g in gpis  # type: ignore[arg-type]
+               if not 1 <= int(g.fields.get("Port", 0)) <= NUM_GPIS]  # type: ignore[arg-type]
+        if bad:
+            return [self._reply(msg, StatusCode.P_FieldError, f"no GPI port {bad[0]} (this reader has {NUM_GPIS})")]
+        for g in gpis:
+            port = int(g.fields["Port"])  # type: ignore[arg-type]
+            if g.fields.get("Enabled"):
+                self.gpi_enabled.add(port)
+            else:
+                self.gpi_enabled.discard(port)
         return [self._reply(msg)]
 
     def _add_rospec(self, msg: Message, now: float) -> list[Message]:
@@ -229,6 +268,10 @@ class ReaderModel:
         trigger = int(report.fields.get("Trigger", 0)) if report else 0  # type: ignore[arg-type]
         if trigger > ROReportTrigger.N_SECONDS_OR_END_OF_ROSPEC and self.version < VERSION_1_1:
             return [self._reply(msg, StatusCode.P_FieldError, f"ROReportTrigger {trigger} needs LLRP 1.1")]
+        for gpi in (_gpi_trigger(spec, "ROSpecStartTrigger", 3), _gpi_trigger(spec, "ROSpecStopTrigger", 2)):
+            if gpi is not None and not 1 <= gpi[0] <= NUM_GPIS:
+                return [self._reply(msg, StatusCode.P_FieldError, f"GPI trigger on port {gpi[0]}: this reader "
+                                    f"has {NUM_GPIS} GPIs")]
         self.rospecs[rid] = ROSpecEntry(spec)
         return [self._reply(msg)]
 
@@ -337,6 +380,39 @@ class ReaderModel:
         self.last_tick = now
         self.last_report = now
 
+    # -- general-purpose inputs ------------------------------------------------------------
+
+    def set_gpi(self, port: int, high: bool, now: float) -> list[Message]:
+        """The loop on ``port`` became occupied (``high``) or free: the messages the reader sends.
+
+        Only an edge on an enabled port counts (§13.2.6.2); it is reported as a GPIEvent when event
+        type 1 (GPI) is on, then starts or stops the ROSpecs whose GPI trigger waits for it, with a
+        ROSpecEvent each when event type 2 is on (§14.2.6.1: the GPIEvent comes first)."""
+        if self.gpi_state.get(port, False) == high:
+            return []
+        self.gpi_state[port] = high
+        if port not in self.gpi_enabled:
+            return []
+        self.gpi_edges += 1
+        out: list[Message] = []
+        if self.event_states.get(1, True):
+            out.append(self.event(Param.make("GPIEvent", Port=port, Event=high), now=now))
+        for rid, entry in self.rospecs.items():
+            start = _gpi_trigger(entry.spec, "ROSpecStartTrigger", 3)
+            stop = _gpi_trigger(entry.spec, "ROSpecStopTrigger", 2)
+            if entry.state == ROSpecState.INACTIVE and start is not None and start[:2] == (port, high):
+                self._activate(entry, now)
+                out += self._rospec_event(0, rid, now)
+            elif entry.state == ROSpecState.ACTIVE and stop is not None and stop[:2] == (port, high):
+                self._finish(entry, now)
+                out += self.tick(now) + self._rospec_event(1, rid, now)
+        return out
+
+    def _rospec_event(self, kind: int, rid: int, now: float) -> list[Message]:
+        if not self.event_states.get(2, False):
+            return []
+        return [self.event(Param.make("ROSpecEvent", Event=kind, ROSpecID=rid, PreemptingROSpecID=0), now=now)]
+
     def _finish(self, entry: ROSpecEntry, now: float) -> None:
         """Active -> Inactive: the end of the ROSpec flushes what the report trigger still holds."""
         if entry.state == ROSpecState.ACTIVE:
@@ -388,6 +464,9 @@ class ReaderModel:
                 self.last_report = now
                 out.extend(self._flush())
         duration = entry.ro_duration_s()
+        stop = _gpi_trigger(entry.spec, "ROSpecStopTrigger", 2)
+        if stop is not None and stop[2] > 0 and now - entry.started_at >= stop[2] / 1000.0:
+            duration = stop[2] / 1000.0  # the GPI stop trigger's fail-safe timeout ran out
         if duration is not None and now - entry.started_at >= duration:
             entry.state = ROSpecState.INACTIVE  # End of ROSpec: report what is held
             out.extend(self._flush())
@@ -456,6 +535,17 @@ def _start_trigger(spec: Param) -> int:
     boundary = spec.first("ROBoundarySpec")
     start = boundary.first("ROSpecStartTrigger") if boundary else None
     return int(start.fields.get("Trigger", 0)) if start else 0  # type: ignore[arg-type]
+
+
+def _gpi_trigger(spec: Param, name: str, gpi_type: int) -> tuple[int, bool, int] | None:
+    """(port, edge, timeout ms) of a GPI start (type 3) or stop (type 2) trigger, else ``None``."""
+    boundary = spec.first("ROBoundarySpec")
+    trigger = boundary.first(name) if boundary else None
+    value = trigger.first("GPITriggerValue") if trigger else None
+    if trigger is None or value is None or trigger.fields.get("Trigger") != gpi_type:
+        return None
+    return (int(value.fields.get("Port", 0)), bool(value.fields.get("Event")),  # type: ignore[arg-type]
+            int(value.fields.get("Timeout", 0)))  # type: ignore[arg-type]
 
 
 _HANDLERS = {

@@ -20,6 +20,11 @@ dropped on GET_ROSPECS while a ROSpec is Inactive.  Without faults the reader fo
 ``max_version`` chooses the reader generation: 2 (default) speaks LLRP 1.1 and negotiates,
 1 is a 1.0.1-only reader (most Impinj Speedway firmwares) that refuses the version messages.
 
+General-purpose inputs: ``gpi`` is the scenario's loop timeline for this reader (:class:`GpiEdge`
+from :mod:`simulators.scenario`, played on the scenario clock and repeated with the world), and
+:meth:`LLRPReaderSimulator.set_gpi` drives a port by hand; either way the edge goes through the
+reader model (enabled ports only) and out on the real connection as a GPIEvent.
+
 >>> import asyncio
 >>> from simulators.tag_world import TagWorld
 >>> async def demo() -> str:
@@ -60,6 +65,7 @@ from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
 from simulators.llrp_reader import REPORT_BUFFER_LIMIT, Y2K_EPOCH_S, ReaderModel
+from simulators.scenario import GpiEdge, edges_between
 from simulators.tag_world import TagWorld
 
 M = MessageType
@@ -99,7 +105,8 @@ class LLRPReaderSimulator:
 
     def __init__(self, world: TagWorld, reader: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None, speed: float = 1.0, antennas: int = 4, tick_s: float = 0.01,
-                 max_missed_acks: int = 3, max_version: int = VERSION_1_1) -> None:
+                 max_missed_acks: int = 3, max_version: int = VERSION_1_1,
+                 gpi: tuple[GpiEdge, ...] = ()) -> None:
         self.world = world
         self.reader = reader or (world.readers[0] if world.readers else "reader-1")
         self.host, self.port = host, port
@@ -111,6 +118,8 @@ class LLRPReaderSimulator:
         if max_version not in (VERSION_1_0_1, VERSION_1_1):
             raise ValueError(f"max_version must be 1 (LLRP 1.0.1) or 2 (LLRP 1.1), not {max_version}")
         self.max_version = max_version
+        self.gpi = tuple(edge for edge in gpi if edge.reader == self.reader)
+        self._gpi_played = -1e-9  # scenario time up to which the GPI timeline has been played
         self.rng = random.Random(self.faults.seed)
         self.model = self._new_model()
         self.connections = 0  # accepted (successful) connections
@@ -178,6 +187,17 @@ class LLRPReaderSimulator:
         if self._session:
             self._session.silent = True
 
+    async def set_gpi(self, port: int, high: bool) -> None:
+        """The loop wired to ``port`` became occupied (``high``) or free, now."""
+        await self._gpi_messages(self.model.set_gpi(port, high, self.now()))
+
+    async def _gpi_messages(self, msgs: list[Message]) -> None:
+        s = self._session
+        if msgs and s is not None and not s.holding:
+            await self._send(s, msgs)
+        elif msgs and self.faults.buffer_while_disconnected:
+            self.model.outbox.extend(m for m in msgs if m.type == M.RO_ACCESS_REPORT)
+
     async def inject(self, data: bytes) -> bool:
         """Write raw bytes on the current connection (fault injection: garbage, malformed or truncated
         messages).  False when no client is connected."""
@@ -211,6 +231,10 @@ class LLRPReaderSimulator:
         while True:
             await asyncio.sleep(self.tick_s)
             now = self.now()
+            if self.gpi:
+                for edge in edges_between(self.gpi, self._gpi_played, now, self.world.repeat_s):
+                    await self._gpi_messages(self.model.set_gpi(edge.port, edge.high, edge.time))
+                self._gpi_played = max(self._gpi_played, now)
             reports = self.model.tick(now)
             s = self._session
             if reports:

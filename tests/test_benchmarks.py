@@ -51,3 +51,8 @@ def test_pipeline_benchmark_is_run_by_run_all() -> None:
     """``run_all`` runs every ``bench_*.py``; the pipeline benchmark must be one of them."""
     assert (BENCHMARKS / "bench_pipeline.py").is_file()
     assert "bench_*.py" in (BENCHMARKS / "run_all").read_text()
+
+
+def test_vehicles_benchmark_is_run_by_run_all() -> None:
+    """Issue 17: plate events into passages is one of the benchmarks ``run_all`` runs."""
+    assert (BENCHMARKS / "bench_vehicles.py").is_file()

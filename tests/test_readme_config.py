@@ -52,7 +52,8 @@ SECTIONS: dict[str, tuple[str, str, set[str], str]] = {
 OPTION_SAMPLES: dict[str, dict[str, str]] = {
     "llrp": {"antennas": "1,2", "power": "30", "session": "1", "population": "64", "report": "200ms",
              "start": "null", "keepalive": "0", "misses": "5", "timeout": "3", "rospec": "7", "mode": "1002",
-             "backoff": "0.5,10", "version": "1.0.1"},
+             "backoff": "0.5,10", "version": "1.0.1", "gpi": "1,2", "gpi_start": "1", "gpi_stop": "1:low&gpi_start=1",
+             "gpi_timeout": "30000"},
     "mercury": {"baud": "230400", "region": "NA", "power": "2700", "antennas": "1,2", "metadata": "0x0057",
                 "on_time": "250", "timeout": "2", "silence": "10", "backoff": "1", "backoff_max": "60"},
     "serial-ascii": {"baud": "57600", "format": "rifidi", "pattern": "(?P<epc>[0-9A-F]+)", "antenna": "2",
@@ -154,7 +155,7 @@ def test_every_documented_option_passes_config_check(scheme: str) -> None:
 # from the JSON Schema.  A path is dotted, with [] for a list's items.
 KEY_SAMPLES: dict[str, Any] = {
     "site": "bx1", "gateway": "gw1", "lanes[].id": "lane1", "lanes[].name": "Lane 1",
-    "lanes[].read_point_gln": "4012345000009",
+    "lanes[].read_point_gln": "4012345000009", "lanes[].plate_country": "DE", "lanes[].open_on": "trigger",
     "lanes[].readers[].id": "r1", "lanes[].readers[].url": "llrp://10.0.0.5",
     "lanes[].readers[].antennas": {1: {"zone": "entry", "rssi_min_dbm": -70.0, "min_reads": 2}},
     "lanes[].readers[].gpi_entry": 1, "lanes[].readers[].gpi_exit": 2,

@@ -11,8 +11,15 @@ One connection goes through the sequence of LLRP 1.1 §20.1 / rfid.md 1a:
 2. GET_READER_CAPABILITIES (power table, hop-table frequencies, antenna count);
 3. SET_READER_CONFIG with a periodic KeepaliveSpec and the event notifications, then
    ENABLE_EVENTS_AND_REPORTS (releases readers that hold reports after a reconnect);
+3b. with ``gpi=`` ports: SET_READER_CONFIG with a GPIPortCurrentState per port (GPIConfig on), so
+   that the reader reports their edges (LLRP 1.1 §13.2.6.2: a GPI is silent until enabled).  Each
+   GPIEvent becomes a :class:`~gateway.reads.Trigger` (``gpi:{source}:{port}``), which the site
+   configuration's ``gpi_entry`` / ``gpi_exit`` turn into lane triggers.  A reader that refuses
+   (no GPIs) is logged once and the session goes on without triggers;
 4. DELETE_ACCESSSPEC(0), DELETE_ROSPEC(0) (a clean slate), ADD_ROSPEC (streaming: report every
    N >= 1 tags or every N ms), ENABLE_ROSPEC (and START_ROSPEC for a Null start trigger);
+   With ``gpi_start`` the ROSpec starts on a GPI edge instead (and stops on ``gpi_stop``), so the
+   reader inventories only while a vehicle is over the loop; it stays Inactive until then;
 4b. GET_ROSPECS: the ROSpec's CurrentState must be Active.  Some readers (the llrpkit emulator
    among them) leave an enabled ROSpec Inactive whatever its Immediate start trigger says and
    start it only on START_ROSPEC: the client then sends START_ROSPEC itself.  A reader that
@@ -51,9 +58,9 @@ from drivers.llrp.framing import LLRPFramer
 from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
 from drivers.llrp.reports import TagReport, tag_reports
-from drivers.llrp.specs import event_notification_spec, keepalive_spec, streaming_rospec
+from drivers.llrp.specs import event_notification_spec, gpi_port_states, keepalive_spec, streaming_rospec
 from drivers.rfid import decode_epc
-from gateway.reads import Read, SourceEvent, SourceStatus
+from gateway.reads import Read, SourceEvent, SourceStatus, Trigger
 
 M = MessageType
 log = logging.getLogger(__name__)
@@ -193,6 +200,8 @@ class LLRPSource:
         self.errors_ignored: list[str] = []  # ERROR_MESSAGEs and bad messages the client shrugged off
         self.workarounds: dict[str, str] = {}  # reader deviations worked around, each logged once
         self.reader_events: list[str] = []
+        self.gpi_events = 0  # GPIEvents turned into triggers
+        self.num_gpis: int | None = None  # what the reader's GPIOCapabilities say
 
     # -- public ----------------------------------------------------------------------------
 
@@ -343,16 +352,33 @@ class LLRPSource:
         await conn.request("SET_READER_CONFIG", event_notification_spec(), keepalive_spec(cfg.keepalive_ms),
                            Param.make("EventsAndReports", HoldEventsAndReportsUponReconnect=False), timeout=t)
         conn.send_no_reply("ENABLE_EVENTS_AND_REPORTS")
+        if cfg.gpi_ports:
+            await self._enable_gpis(conn)
         # Clean slate; a reader with nothing to delete may answer with an error status: not fatal.
         await conn.request("DELETE_ACCESSSPEC", timeout=t, check=False, AccessSpecID=0)
         await conn.request("DELETE_ROSPEC", timeout=t, check=False, ROSpecID=0)
         spec = streaming_rospec(cfg.rospec_id, cfg.antennas, cfg.report_n, cfg.report_ms, cfg.start_immediately,
-                                power_index, cfg.session, cfg.population, cfg.mode_id, version=conn.version)
+                                power_index, cfg.session, cfg.population, cfg.mode_id, version=conn.version,
+                                gpi_start=cfg.gpi_start, gpi_stop=cfg.gpi_stop, gpi_timeout_ms=cfg.gpi_timeout_ms)
         await conn.request("ADD_ROSPEC", spec, timeout=t)
         await conn.request("ENABLE_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
+        if cfg.gpi_start is not None:
+            return  # Inactive until the GPI edge starts it: nothing to start or check now
         if not cfg.start_immediately:
             await conn.request("START_ROSPEC", timeout=t, ROSpecID=cfg.rospec_id)
         await self._ensure_active(conn)
+
+    async def _enable_gpis(self, conn: _Connection) -> None:
+        """SET_READER_CONFIG with GPIConfig on for the configured GPI ports (step 3b)."""
+        cfg = self.config
+        ports = cfg.gpi_ports
+        if self.num_gpis is not None and any(port > self.num_gpis for port in ports):
+            self._worked_around("gpi_count", f"GPI ports {list(ports)} configured but the reader reports "
+                                f"{self.num_gpis} GPI(s); asking for them anyway")
+        reply = await conn.request("SET_READER_CONFIG", *gpi_port_states(ports), timeout=cfg.timeout_s, check=False)
+        if not reply.ok:
+            self._worked_around("gpi", f"the reader refused to enable GPI ports {list(ports)} "
+                                f"({status_text(reply)}); no lane triggers from this reader")
 
     async def _rospec_state(self, conn: _Connection) -> tuple[ROSpecState | None, str]:
         """Our ROSpec's CurrentState from GET_ROSPECS, or ``(None, why not)``."""
@@ -415,6 +441,8 @@ class LLRPSource:
             for sub in p.walk():
                 if (sub.name == "FrequencyHopTable" and not freqs) or (sub.name == "FixedFrequencyTable" and not freqs):
                     freqs = tuple(sub.fields.get("Frequencies", ()))  # type: ignore[arg-type]
+                elif sub.name == "GPIOCapabilities":
+                    self.num_gpis = int(sub.fields.get("NumGPIs", 0))  # type: ignore[arg-type]
                 elif sub.name == "TransmitPowerLevelTableEntry":
                     powers.append((int(sub.fields["Index"]), int(sub.fields["TransmitPowerValue"])))  # type: ignore[arg-type]
         self._frequencies = freqs
@@ -457,7 +485,7 @@ class LLRPSource:
             if conn is not None:
                 conn.send(Message(int(M.KEEPALIVE_ACK), msg.id, {}, (), msg.version))
         elif t == M.READER_EVENT_NOTIFICATION:
-            self._on_event(msg)
+            self._on_event(msg, host_time)
         elif t == M.ERROR_MESSAGE:
             st = msg.status
             self.errors_ignored.append(f"ERROR_MESSAGE id {msg.id}: {st.fields if st else ''}")
@@ -468,13 +496,22 @@ class LLRPSource:
         elif msg.error is not None:
             self.errors_ignored.append(f"{msg.name}: {msg.error}")
 
-    def _on_event(self, msg: Message) -> None:
+    def _on_event(self, msg: Message, host_time: float) -> None:
         data = msg.first("ReaderEventNotificationData")
         if data is None:
             return
+        stamp = data.first("UTCTimestamp")
+        micros = int(stamp.fields.get("Microseconds", 0)) if stamp is not None else 0  # type: ignore[arg-type]
+        source_time = micros / 1e6 if micros / 1e6 >= CLOCK_UNSET_BEFORE_S else None
         for p in data.params:
             name = p.name
             if name in ("UTCTimestamp", "Uptime"):
+                continue
+            if name == "GPIEvent":  # the hot one on a busy lane: not kept in reader_events
+                self.gpi_events += 1
+                self._queue.put_nowait(Trigger(self.source_id, host_time, port=int(p.fields.get("Port", 0)),  # type: ignore[arg-type]
+                                               active=bool(p.fields.get("Event")), kind="gpi",
+                                               source_time=source_time))
                 continue
             self.reader_events.append(name)
             if name == "ConnectionAttemptEvent":

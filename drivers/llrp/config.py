@@ -19,7 +19,18 @@ mode            C1G2 RF mode identifier (reader default)
 backoff         reconnect backoff ``base,cap`` in seconds (``0.5,30``)
 version         ``auto`` (negotiate LLRP 1.1, fall back to 1.0.1), ``1.0.1`` (never negotiate)
                 or ``1.1`` (refuse a reader that cannot speak 1.1)
+gpi             GPI ports to enable (``1,2``): each edge becomes a lane trigger (none)
+gpi_start       ``PORT[:high|low]``: the ROSpec runs from this GPI edge (default ``high``)
+gpi_stop        ``PORT[:high|low]``: ... until this one (default ``low``); needs ``gpi_start``
+gpi_timeout     ms: the GPI stop trigger's fail-safe, stop anyway after this long (0 = none)
 ==============  ===========================================================================
+
+GPI ports named by ``gpi_start`` / ``gpi_stop`` are enabled too (a trigger fires only on an enabled
+port, LLRP 1.1 §13.2.6.2):
+
+>>> c = ClientConfig.parse("llrp://10.0.0.5?gpi=1&gpi_start=2&gpi_stop=2&gpi_timeout=30000")
+>>> c.gpi_ports, c.gpi_start, c.gpi_stop, c.gpi_timeout_ms
+((1, 2), (2, True), (2, False), 30000)
 
 >>> c = ClientConfig.parse("llrp://10.0.0.5?antennas=1,2&power=27.5&report=250ms&keepalive=1000")
 >>> c.host, c.port, c.antennas, c.power_dbm, c.report_n, c.report_ms, c.dead_after_s
@@ -60,6 +71,10 @@ class ClientConfig:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
     version: int | None = None  # None: negotiate up to 1.1; 1: LLRP 1.0.1 only; 2: LLRP 1.1 required
+    gpi_ports: tuple[int, ...] = ()  # GPI ports to enable: their edges are reported as GPIEvents
+    gpi_start: tuple[int, bool] | None = None  # (port, edge): the ROSpec's GPI start trigger
+    gpi_stop: tuple[int, bool] | None = None  # (port, edge): its GPI stop trigger
+    gpi_timeout_ms: int = 0  # the stop trigger's fail-safe timeout (0 = none)
 
     @property
     def dead_after_s(self) -> float | None:
@@ -75,7 +90,8 @@ class ClientConfig:
             raise ConfigError(f"{url!r}: expected llrp://host[:port]?...")
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         known = {"antennas", "power", "session", "population", "report", "start", "keepalive", "misses",
-                 "timeout", "rospec", "mode", "backoff", "version"}
+                 "timeout", "rospec", "mode", "backoff", "version", "gpi", "gpi_start", "gpi_stop",
+                 "gpi_timeout"}
         unknown = set(q) - known
         if unknown:
             raise ConfigError(f"{url!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -125,6 +141,7 @@ class ClientConfig:
         version_text = q.get("version", "auto").strip().lower()
         if version_text not in VERSIONS:
             raise ConfigError(f"{url!r}: version must be one of {', '.join(VERSIONS)}")
+        gpi_ports, gpi_start, gpi_stop, gpi_timeout = _gpi(url, q)
         power = num("power", float, -10.0, 40.0)
         session = num("session", int, 0, 3)
         mode = num("mode", int, 0, 2**32 - 1)
@@ -140,7 +157,47 @@ class ClientConfig:
             rospec_id=int(num("rospec", int, 1, 2**32 - 1) or 1234),
             mode_id=None if mode is None else int(mode),
             backoff_base_s=base, backoff_cap_s=cap, version=VERSIONS[version_text],
+            gpi_ports=gpi_ports, gpi_start=gpi_start, gpi_stop=gpi_stop, gpi_timeout_ms=gpi_timeout,
         )
+
+
+def _gpi(url: str, q: dict[str, str]) -> tuple[tuple[int, ...], tuple[int, bool] | None, tuple[int, bool] | None, int]:
+    """``gpi``, ``gpi_start``, ``gpi_stop``, ``gpi_timeout``: ports 1..65535 (0 is invalid, §13.2.6.2)."""
+
+    def port(text: str, name: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{url!r}: {name}: {text!r} is not a GPI port number") from None
+        if not 1 <= value <= 0xFFFF:
+            raise ConfigError(f"{url!r}: {name}: GPI ports are 1..65535, got {value}")
+        return value
+
+    def edge(name: str, default: bool) -> tuple[int, bool] | None:
+        if name not in q:
+            return None
+        text, _, level = q[name].partition(":")
+        level = level.strip().lower() or ("high" if default else "low")
+        if level not in ("high", "low"):
+            raise ConfigError(f"{url!r}: {name}={q[name]!r}: the edge is high or low")
+        return port(text.strip(), name), level == "high"
+
+    ports = [port(p.strip(), "gpi") for p in q.get("gpi", "").split(",") if p.strip()]
+    start, stop = edge("gpi_start", True), edge("gpi_stop", False)
+    if stop is not None and start is None:
+        raise ConfigError(f"{url!r}: gpi_stop needs gpi_start (a GPI stop trigger ends what a GPI start began)")
+    timeout = 0
+    if "gpi_timeout" in q:
+        try:
+            timeout = int(q["gpi_timeout"])
+        except ValueError:
+            raise ConfigError(f"{url!r}: gpi_timeout={q['gpi_timeout']!r} is not a number of ms") from None
+        if not 0 <= timeout <= 0xFFFFFFFF:
+            raise ConfigError(f"{url!r}: gpi_timeout must be 0..4294967295 ms")
+    for trigger in (start, stop):
+        if trigger is not None and trigger[0] not in ports:
+            ports.append(trigger[0])
+    return tuple(sorted(set(ports))), start, stop, timeout
 
 
 def check_url(url: str) -> None:

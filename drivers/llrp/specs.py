@@ -14,6 +14,19 @@ period is rounded up to whole seconds (trigger 3), the nearest thing 1.0.1 has.
 {'Trigger': 1, 'N': 1}
 >>> report_spec(None, 1500, version=1).fields  # LLRP 1.0.1
 {'Trigger': 3, 'N': 2}
+
+A lane whose loop is wired to a GPI can run the inventory only while a vehicle is over it (GPI start
+trigger type 3, GPI stop trigger type 2 with a fail-safe timeout, LLRP 1.1 §11.2.1.1):
+
+>>> gated = streaming_rospec(1, gpi_start=(1, True), gpi_stop=(1, False), gpi_timeout_ms=30_000)
+>>> boundary = gated.first("ROBoundarySpec")
+>>> start, stop = boundary.first("ROSpecStartTrigger"), boundary.first("ROSpecStopTrigger")
+>>> start.fields["Trigger"], start.first("GPITriggerValue").fields, stop.fields["Trigger"]
+(3, {'Port': 1, 'Event': True, 'Timeout': 0}, 2)
+>>> stop.first("GPITriggerValue").fields
+{'Port': 1, 'Event': False, 'Timeout': 30000}
+>>> [p.fields for p in gpi_port_states((1, 2))][0]
+{'Port': 1, 'Enabled': True, 'State': 0}
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from drivers.llrp.constants import (
     ReaderEventType,
     ROReportTrigger,
     ROSpecStartTriggerType,
+    ROSpecStopTriggerType,
 )
 from drivers.llrp.params import Param
 
@@ -77,13 +91,18 @@ def streaming_rospec(rospec_id: int = 1, antennas: Sequence[int] = (0,), report_
                      report_every_ms: int | None = None, start_immediately: bool = True,
                      power_index: int | None = None, session: int | None = None,
                      tag_population: int = 32, mode_id: int | None = None, priority: int = 0,
-                     version: int = VERSION_1_1) -> Param:
+                     version: int = VERSION_1_1, gpi_start: tuple[int, bool] | None = None,
+                     gpi_stop: tuple[int, bool] | None = None, gpi_timeout_ms: int = 0) -> Param:
     start = ROSpecStartTriggerType.IMMEDIATE if start_immediately else ROSpecStartTriggerType.NULL
-    boundary = Param.make(
-        "ROBoundarySpec",
-        Param.make("ROSpecStartTrigger", Trigger=int(start)),
-        Param.make("ROSpecStopTrigger", Trigger=0, DurationTriggerValue=0),
-    )
+    start_trigger = Param.make("ROSpecStartTrigger", Trigger=int(start))
+    stop_trigger = Param.make("ROSpecStopTrigger", Trigger=0, DurationTriggerValue=0)
+    if gpi_start is not None:  # the timeout is a fail-safe of stop triggers only: 0 here
+        start_trigger = Param.make("ROSpecStartTrigger", gpi_trigger(*gpi_start),
+                                   Trigger=int(ROSpecStartTriggerType.GPI))
+    if gpi_stop is not None:
+        stop_trigger = Param.make("ROSpecStopTrigger", gpi_trigger(*gpi_stop, timeout_ms=gpi_timeout_ms),
+                                  Trigger=int(ROSpecStopTriggerType.GPI), DurationTriggerValue=0)
+    boundary = Param.make("ROBoundarySpec", start_trigger, stop_trigger)
     ants = tuple(antennas) or (0,)
     configs: list[Param] = []
     if power_index is not None or session is not None or mode_id is not None:
@@ -95,6 +114,16 @@ def streaming_rospec(rospec_id: int = 1, antennas: Sequence[int] = (0,), report_
                         AntennaIDs=ants)
     return Param.make("ROSpec", boundary, aispec, report_spec(report_every_n_tags, report_every_ms, version=version),
                       ROSpecID=rospec_id, Priority=priority, CurrentState=0)
+
+
+def gpi_trigger(port: int, high: bool, timeout_ms: int = 0) -> Param:
+    """GPITriggerValue: ``port`` going ``high`` (True) or low fires; ``timeout_ms`` only for stop triggers."""
+    return Param.make("GPITriggerValue", Port=port, Event=high, Timeout=timeout_ms)
+
+
+def gpi_port_states(ports: Sequence[int], enabled: bool = True) -> list[Param]:
+    """GPIPortCurrentState per port for SET_READER_CONFIG: GPIConfig on (the reader ignores GPIState there)."""
+    return [Param.make("GPIPortCurrentState", Port=port, Enabled=enabled, State=0) for port in ports]
 
 
 def keepalive_spec(interval_ms: int) -> Param:

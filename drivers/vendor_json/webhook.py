@@ -78,7 +78,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import h11
 
 from drivers.vendor_json.mapping import VendorEventError, impinj_reads
-from drivers.vendor_json.sources import _DONE, _QueueSource
+from drivers.vendor_json.sources import _DONE, Mapper, _QueueSource
 from gateway.json_limits import JsonLimitError, loads
 from gateway.reads import SourceEvent
 
@@ -106,12 +106,15 @@ class WebhookConfig:
     max_body: int = DEFAULT_MAX_BODY
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+    options: tuple[tuple[str, str], ...] = ()  # the parameters of the receiver built on this one (``extra``)
 
     @classmethod
-    def parse(cls, url: str) -> WebhookConfig:
+    def parse(cls, url: str, scheme: str = SCHEME, extra: frozenset[str] = frozenset()) -> WebhookConfig:
+        """The URL's listening and limit parameters; ``extra`` names the parameters of the receiver built on
+        this server (the ANPR webhook's ``preset`` ...), kept in :attr:`options`."""
         parts = urlsplit(url)
-        if parts.scheme.lower() != SCHEME:
-            raise WebhookURLError(f"{url!r}: expected {SCHEME}://host:port/path")
+        if parts.scheme.lower() != scheme:
+            raise WebhookURLError(f"{url!r}: expected {scheme}://host:port/path")
         host = parts.hostname or ""
         if host != "localhost":
             try:
@@ -126,7 +129,7 @@ class WebhookConfig:
         if port is None:
             raise WebhookURLError(f"{url!r}: a port is required (0 = any free port)")
         q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(q) - {"max_body", "token", "max_connections", "request_timeout"}
+        unknown = set(q) - {"max_body", "token", "max_connections", "request_timeout"} - extra
         if unknown:
             raise WebhookURLError(f"{url!r}: unknown parameter(s) {', '.join(sorted(unknown))}")
         try:
@@ -156,7 +159,7 @@ class WebhookConfig:
                    username=unquote(parts.username) if parts.username is not None else None,
                    password=unquote(parts.password) if parts.password is not None else None,
                    token=q.get("token") or None, max_body=max_body, max_connections=max_connections,
-                   request_timeout=request_timeout)
+                   request_timeout=request_timeout, options=tuple(sorted((k, v) for k, v in q.items() if k in extra)))
 
 
 def check_url(url: str) -> None:
@@ -188,11 +191,12 @@ class _Reject(Exception):
         self.status, self.close, self.headers = status, close, headers
 
 
-class ImpinjWebhookSource(_QueueSource):
-    """Listens for webhook POSTs; ``events()`` yields their reads (see the module docstring)."""
+class WebhookSource(_QueueSource):
+    """Listens for webhook POSTs; ``events()`` yields what :meth:`_accept` makes of their bodies (see the
+    module docstring: the HTTP side, limits and answers, is the same for every receiver built on it)."""
 
-    def __init__(self, source_id: str, config: WebhookConfig) -> None:
-        super().__init__(source_id, impinj_reads)
+    def __init__(self, source_id: str, config: WebhookConfig, mapper: Mapper = impinj_reads) -> None:
+        super().__init__(source_id, mapper)
         self.config = config
         self.listening = asyncio.Event()
         self.requests = 0  # POSTs that reached the mapper
@@ -334,6 +338,7 @@ class ImpinjWebhookSource(_QueueSource):
             if isinstance(event, h11.ConnectionClosed):
                 return False
             assert isinstance(event, h11.Request)
+            request = event
             self._check_request(event)
             body = bytearray()
             while True:
@@ -366,7 +371,8 @@ class ImpinjWebhookSource(_QueueSource):
             if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 await self._send(conn, writer, exc.error_status_hint, {"error": "malformed HTTP request"}, close=True)
             return False
-        status, answer = self._accept(bytes(body))
+        content_type = dict((k.lower(), v) for k, v in request.headers).get(b"content-type", b"")
+        status, answer = self._accept(bytes(body), content_type.decode("latin-1"))
         if status >= 400:
             self.rejected += 1
         await self._send(conn, writer, status, answer)
@@ -391,39 +397,9 @@ class ImpinjWebhookSource(_QueueSource):
         if cfg.token is not None and not hmac.compare_digest(auth.encode(), f"Bearer {cfg.token}".encode()):
             raise _Reject(401, "bearer token required")
 
-    def _accept(self, body: bytes) -> tuple[int, dict[str, Any] | None]:
-        """Map one batch; events that cannot be reads are reported, the others kept."""
-        try:
-            doc = loads(body)  # nesting bounded before parsing (a 500-deep list would exhaust the mapper's stack)
-        except JsonLimitError as exc:
-            self.bad_documents += 1
-            self._status("connected", f"ignored bad webhook body: {exc}")
-            return 400, {"error": f"bad body: {exc}"}
-        if not isinstance(doc, (list, dict)):
-            self.bad_documents += 1
-            return 400, {"error": f"expected an event object or a list of events, got {type(doc).__name__}"}
-        self.requests += 1
-        host_time = time.time()
-        batch = doc if isinstance(doc, list) else [doc]
-        rejected: list[dict[str, Any]] = []
-        for i, event in enumerate(batch):
-            try:
-                out = impinj_reads(event, self.source_id, host_time)
-            except VendorEventError as exc:
-                rejected.append({"index": i, "error": str(exc)})
-                continue
-            except Exception as exc:  # a case the mapper did not foresee: this event only, never the batch
-                log.warning("webhook %s: event %d could not be mapped: %s", self.source_id, i, type(exc).__name__)
-                rejected.append({"index": i, "error": f"event could not be mapped ({type(exc).__name__})"})
-                continue
-            self.events_accepted += 1
-            for e in out:
-                self._queue.put_nowait(e)
-        if not rejected:
-            return 204, None
-        self.bad_documents += len(rejected)
-        self._status("connected", f"ignored {len(rejected)} bad webhook event(s): {rejected[0]['error']}")
-        return 200, {"accepted": len(batch) - len(rejected), "rejected": rejected}
+    def _accept(self, body: bytes, content_type: str = "") -> tuple[int, dict[str, Any] | None]:
+        """One request's body -> queued events; the status and JSON answer for the client."""
+        raise NotImplementedError
 
     async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
                     answer: dict[str, Any] | None, extra: tuple[tuple[str, str], ...] = (),
@@ -441,6 +417,47 @@ class ImpinjWebhookSource(_QueueSource):
         writer.write(data)
         # a client that does not read its answer must not hold the connection for ever either
         await asyncio.wait_for(writer.drain(), self.config.request_timeout)
+
+
+class ImpinjWebhookSource(WebhookSource):
+    """The Impinj IoT Device Interface webhook: JSON batches of ``tagInventoryEvent``s."""
+
+    def __init__(self, source_id: str, config: WebhookConfig) -> None:
+        super().__init__(source_id, config, impinj_reads)
+
+    def _accept(self, body: bytes, content_type: str = "") -> tuple[int, dict[str, Any] | None]:
+        """Map one batch; events that cannot be reads are reported, the others kept."""
+        try:
+            doc = loads(body)  # nesting bounded before parsing (a 500-deep list would exhaust the mapper's stack)
+        except JsonLimitError as exc:
+            self.bad_documents += 1
+            self._status("connected", f"ignored bad webhook body: {exc}")
+            return 400, {"error": f"bad body: {exc}"}
+        if not isinstance(doc, (list, dict)):
+            self.bad_documents += 1
+            return 400, {"error": f"expected an event object or a list of events, got {type(doc).__name__}"}
+        self.requests += 1
+        host_time = time.time()
+        batch = doc if isinstance(doc, list) else [doc]
+        rejected: list[dict[str, Any]] = []
+        for i, event in enumerate(batch):
+            try:
+                out = self.mapper(event, self.source_id, host_time)
+            except VendorEventError as exc:
+                rejected.append({"index": i, "error": str(exc)})
+                continue
+            except Exception as exc:  # a case the mapper did not foresee: this event only, never the batch
+                log.warning("webhook %s: event %d could not be mapped: %s", self.source_id, i, type(exc).__name__)
+                rejected.append({"index": i, "error": f"event could not be mapped ({type(exc).__name__})"})
+                continue
+            self.events_accepted += 1
+            for e in out:
+                self._queue.put_nowait(e)
+        if not rejected:
+            return 204, None
+        self.bad_documents += len(rejected)
+        self._status("connected", f"ignored {len(rejected)} bad webhook event(s): {rejected[0]['error']}")
+        return 200, {"accepted": len(batch) - len(rejected), "rejected": rejected}
 
 
 def open_webhook_source(source_id: str, url: str) -> ImpinjWebhookSource:

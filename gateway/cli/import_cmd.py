@@ -11,7 +11,7 @@ from gateway.cli.common import not_built
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("import", help="import declarations, products or parties (JSON or CSV)")
-    p.add_argument("what", choices=("declarations", "products", "parties"))
+    p.add_argument("what", choices=("declarations", "products", "parties", "movements"))
     p.add_argument("file")
     p.add_argument("--config", "-c", help="site YAML (for the storage path)")
     p.add_argument("--db", help="SQLite file (overrides the config's storage path)")

@@ -14,14 +14,15 @@ import sys
 from typing import Any
 
 from drivers.registry import DriverNotAvailable, open_source
-from gateway.reads import Read, SourceStatus
+from gateway.reads import Read, SourceStatus, Trigger, VehicleRead
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("read", help="print normalised reads from a reader or camera URL",
                               description="Open a reader or camera URL (llrp://, mercury://, "
                               "serial-ascii://, impinj-iot+http://, zebra-iot+mqtt://, camera:, "
-                              "images:) and print its reads.")
+                              "images:, anpr+webhook://, anpr+mqtt://) and print its reads, plates and "
+                              "presence triggers (GPI edges).")
     p.add_argument("url")
     p.add_argument("--id", default="cli", help="source id to report (default: cli)")
     p.add_argument("--limit", type=int, default=0, help="stop after N reads (0: until Ctrl-C)")
@@ -60,6 +61,31 @@ def read_to_json(read: Read) -> dict[str, object]:
     return out
 
 
+def vehicle_to_json(read: VehicleRead) -> dict[str, object]:
+    """The JSON line of a plate or container reading (``anpr+...`` sources)."""
+    return {"source": read.source, "kind": read.kind, "text": read.text, "value": read.value,
+            "confidence": read.confidence, "country": read.country, "position": read.position,
+            "direction": read.direction, "error": read.error, "host_time": read.host_time,
+            "source_time": read.source_time, "event_id": read.event_id, "image_ref": read.image_ref,
+            "candidates": [list(c) for c in read.candidates]}
+
+
+def trigger_to_json(trigger: Trigger) -> dict[str, object]:
+    """The JSON line of a presence trigger (a GPI edge, a camera's vehicle detection)."""
+    return {"source": trigger.source, "trigger": trigger.label, "kind": trigger.kind, "port": trigger.port,
+            "active": trigger.active, "host_time": trigger.host_time, "source_time": trigger.source_time}
+
+
+def _text_line(event: Read | VehicleRead | Trigger) -> str:
+    if isinstance(event, Trigger):
+        return f"{event.source} trigger {event.label} {'on' if event.active else 'off'}"
+    if isinstance(event, VehicleRead):
+        conf = "" if event.confidence is None else f" {event.confidence:.2f}"
+        return f"{event.source} {event.kind} {event.value or '-'}{conf} {event.position} {event.error or ''}".rstrip()
+    key = f"{event.identifier.key_type}:{event.identifier.key}" if event.identifier else event.error
+    return f"{event.source} {event.channel} {event.raw} {key}"
+
+
 async def _run(args: argparse.Namespace) -> int:
     source = open_source(args.id, args.url)
     count = 0
@@ -74,10 +100,11 @@ async def _run(args: argparse.Namespace) -> int:
                 continue
             count += 1
             if args.format == "json":
-                print(json.dumps(read_to_json(event), ensure_ascii=False), flush=True)
+                line = (trigger_to_json(event) if isinstance(event, Trigger) else vehicle_to_json(event)
+                        if isinstance(event, VehicleRead) else read_to_json(event))
+                print(json.dumps(line, ensure_ascii=False), flush=True)
             else:
-                key = f"{event.identifier.key_type}:{event.identifier.key}" if event.identifier else event.error
-                print(f"{event.source} {event.channel} {event.raw} {key}", flush=True)
+                print(_text_line(event), flush=True)
             if args.limit and count >= args.limit:
                 return
 

@@ -7,6 +7,8 @@ margin decays by 8 dB/s) and Rifidi's examples (stable set 5 s, departure 3 s).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from gateway.config.common import Section
@@ -41,3 +43,18 @@ class LaneEngineConfig(Section):
     direction_agreement: float = Field(
         0.6, gt=0.5, le=1.0, description="share of identifiers that must agree on the antenna order")
     timer_resolution_s: float = Field(0.1, gt=0, description="reads run the timers at most this often")
+    open_on: Literal["any", "trigger"] = Field(
+        "any", description="what opens a passage: any identifier, plate or trigger (any), or only a trigger "
+        "(trigger: for lanes whose loops or light barriers see every vehicle; what is read before waits "
+        "preroll_s for one); a lane may set its own")
+    exit_wait_s: float = Field(
+        20.0, ge=0, description="a passage an entry trigger opened stays open this long without reads for its "
+        "exit trigger (the truck between the loops), instead of passage_quiet_s")
+    preroll_s: float = Field(
+        2.0, ge=0, description="identifiers, plates and container codes read this long before the trigger "
+        "that opens a passage join it")
+    intake_mqtt: bool = Field(
+        False, description="take lane controllers' triggers from bx/v1/in/{site}/{gw}/lane/{lane}/trigger")
+    vehicle_late_s: float = Field(
+        10.0, ge=0, description="a plate or container code read again in its lane within this long after "
+        "its passage closed is the same vehicle (counted as vehicle_after_close, not a new passage)")

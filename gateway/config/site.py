@@ -7,6 +7,7 @@ the same ``id`` and ``url`` and disjoint antennas (it is opened once).
 
 from __future__ import annotations
 
+import re
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from gateway.config.mqtt import MqttConfig
 from gateway.gs1.check_digit import is_valid
 from gateway.storage.retention import KINDS as RETENTION_KINDS
 from gateway.storage.retention import periods as retention_periods
+from gateway.vehicle import country_code
 
 Zone = Literal["entry", "portal", "exit"]
 DecoderName = Literal["zxing", "zbar"]
@@ -68,7 +70,8 @@ class ReaderConfig(Section):
 
 class CameraConfig(Section):
     id: TopicSegment
-    url: str = Field(description="camera:0, camera:rtsp://..., camera:file.mp4, images:./dir, camera:sim?...")
+    url: str = Field(description="camera:0, camera:rtsp://..., camera:file.mp4, images:./dir, camera:sim?...; "
+                     "ANPR: anpr+webhook://0.0.0.0:8090/lpr?preset=rekor|hikvision|generic, anpr+mqtt://host/topic?...")
     zone: Zone = "portal"
     decoders: list[DecoderName] = Field(
         default_factory=_default_decoders, description="decoder backends, in order of preference")
@@ -78,7 +81,7 @@ class CameraConfig(Section):
     def _url(cls, value: str) -> str:
         scheme = scheme_of(value)
         if scheme not in CAMERA_SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r} (use camera: or images:)")
+            raise ValueError(f"unknown scheme {scheme!r} (use camera:, images:, anpr+webhook: or anpr+mqtt:)")
         validate_url(value)  # the driver's option checks (roi, decoder, window ...)
         return value
 
@@ -88,8 +91,24 @@ class LaneConfig(Section):
     name: str | None = None
     read_point_gln: str | None = Field(None, description="GLN of the border post (13 digits); lane via AI 254")
     default_direction: Literal["inbound", "outbound", "unknown"] = "unknown"
+    plate_country: str | None = Field(
+        None, description="country of the plates read in this lane when the camera does not say (ISO 3166 "
+        "alpha-2 or alpha-3, e.g. DE)")
+    open_on: Literal["any", "trigger"] | None = Field(
+        None, description="overrides lane_engine.open_on for this lane (trigger: only its loops, light "
+        "barriers or lane controller open passages)")
     readers: list[ReaderConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("plate_country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = country_code(value)
+        if code is None:
+            raise ValueError(f"{value!r} is not an ISO 3166 country code")
+        return code
 
     @field_validator("read_point_gln")
     @classmethod
@@ -182,6 +201,27 @@ class SiteConfig(Section):
                     raise ValueError(f"duplicate source id {camera.id!r}")
                 cameras.add(camera.id)
         return self
+
+    def reader_url(self, reader_id: str) -> str:
+        """The URL a reader is opened with: an LLRP reader's gains ``gpi=`` with the GPI ports its lanes wire
+        (``gpi_entry`` / ``gpi_exit``), unless the URL names its ports itself, so that the client enables them.
+
+        >>> from gateway.config import parse_config
+        >>> site = parse_config({"site": "s", "gateway": "g", "lanes": [
+        ...     {"id": "l1", "readers": [{"id": "r", "url": "llrp://10.0.0.5", "gpi_entry": 1, "gpi_exit": 2}]},
+        ...     {"id": "l2", "readers": [{"id": "r", "url": "llrp://10.0.0.5", "antennas": {3: {}}, "gpi_entry": 3}]}]})
+        >>> site.reader_url("r")
+        'llrp://10.0.0.5?gpi=1,2,3'
+        """
+        url, ports = "", set()
+        for lane in self.lanes:
+            for reader in lane.readers:
+                if reader.id == reader_id:
+                    url = reader.url
+                    ports |= {p for p in (reader.gpi_entry, reader.gpi_exit) if p is not None}
+        if not ports or scheme_of(url) != "llrp" or re.search(r"[?&]gpi=", url):
+            return url
+        return f"{url}{'&' if '?' in url else '?'}gpi={','.join(str(p) for p in sorted(ports))}"
 
     def lane(self, lane_id: str) -> LaneConfig:
         for lane in self.lanes:

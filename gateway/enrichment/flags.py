@@ -14,7 +14,7 @@ from typing import Any
 from gateway.enrichment.dates import gs1_date, gs1_datetime
 from gateway.enrichment.declaration import Declaration, GoodsItem
 from gateway.enrichment.keys import country_alpha2, eori_format_ok, gs1_ok
-from gateway.enrichment.linking import Linked, hs_level
+from gateway.enrichment.linking import Linked, declared_containers, declared_plates, hs_level
 from gateway.enrichment.result import Flag, Routing
 from gateway.enrichment.rules import RuleSet
 from gateway.enrichment.store import Store
@@ -48,12 +48,18 @@ class FlagContext:
 
 
 def check_no_declaration(c: FlagContext) -> list[Flag]:
-    if c.linked.decls or not (c.passage.identifiers or c.vehicle_seen):
+    """Every vehicle must be declared: whatever identified it (GS1 keys, plates, containers) linked nothing,
+    or nothing identified it at all (a loop saw a vehicle no camera or reader could read)."""
+    if c.linked.decls:
         return []
+    vehicle = c.linked.vehicle
     return [c.flag("NO_DECLARATION", evidence={
         "identifiers": len({s.identifier.key for s in c.passage.identifiers}),
+        "plates": [p.value for p in vehicle.plates], "containers": [v.value for v in vehicle.containers],
+        "weak_plates": [p.value for p in c.linked.weak_plates],
         "office": c.linked.office, "window": list(c.linked.window),
-        "out_of_window": c.linked.out_of_scope})]
+        "out_of_window": c.linked.out_of_scope},
+        message="nothing identified the vehicle" if c.passage.empty and not vehicle else None)]
 
 
 def check_sscc_not_declared(c: FlagContext) -> list[Flag]:
@@ -138,6 +144,69 @@ def check_count_mismatch(c: FlagContext) -> list[Flag]:
     return [c.flag("COUNT_MISMATCH", "severity_short" if seen < declared else "severity_surplus", evidence={
         "ssccs_seen": seen, "unit_loads_declared": declared, "per_declaration": per_mrn,
         "package_types": sorted(unit_loads)})]
+
+
+# -- the vehicle --------------------------------------------------------------------------------------
+
+
+def check_plate_link_uncertain(c: FlagContext) -> list[Flag]:
+    """A declaration linked through a plate one OCR-confusable character off, or of another country."""
+    strong = {li.mrn for li in c.linked.links if li.via not in ("vehicle-plate-confusable", "vehicle-plate-country",
+                                                               "vehicle-plate-weak")}
+    out = []
+    for vl in c.linked.vehicle_links:
+        if vl.uncertain is None:
+            continue
+        only = vl.mrn not in strong
+        out.append(c.flag("PLATE_LINK_UNCERTAIN", "severity_only_link" if only else None, evidence={
+            "seen": vl.seen, "declared": vl.declared, "reason": vl.uncertain, "confusable_characters": vl.distance,
+            "role": vl.role, "movement": vl.movement, "only_link": only},
+            message="plate one OCR-confusable character off the declared one" if vl.uncertain == "ocr_confusable"
+            else "plate of another country than declared", mrn=vl.mrn))
+    return out
+
+
+def check_transport_mismatch(c: FlagContext) -> list[Flag]:
+    """GS1 keys link a declaration, but the plates the cameras read are not its vehicle or trailers."""
+    seen = [p for p in c.linked.vehicle.plates if p.usable and p not in c.linked.weak_plates]
+    if not seen:
+        return []
+    by_vehicle = {vl.decl_id for vl in c.linked.vehicle_links}
+    out = []
+    for decl_id, decl in sorted(c.linked.decls.items(), key=lambda kv: kv[1].mrn):
+        if decl_id in by_vehicle:
+            continue
+        declared = declared_plates(decl)
+        if not declared:
+            continue  # nothing declared to compare with
+        if any(p.value in declared or p.value in {v.declared for v in c.linked.vehicle_links} for p in seen):
+            continue
+        out.append(c.flag("TRANSPORT_MISMATCH", evidence={
+            "declared": sorted(declared), "seen": [p.value for p in seen],
+            "linked_via": sorted({li.via or "" for li in c.linked.links if li.mrn == decl.mrn})},
+            message="the vehicle seen is not the declared means of transport", mrn=decl.mrn))
+    return out
+
+
+def check_containers(c: FlagContext) -> list[Flag]:
+    """Declared containers the lane's OCR did not read, and containers read that no linked declaration names."""
+    readings = c.linked.vehicle.containers
+    if not readings or not c.linked.decls:
+        return []  # no container camera looked, or nothing linked (NO_DECLARATION says so)
+    seen = {v.value for v in readings if v.usable}
+    out = []
+    declared_all: set[str] = set()
+    for _decl_id, decl in sorted(c.linked.decls.items(), key=lambda kv: kv[1].mrn):
+        declared = declared_containers(decl)
+        declared_all |= declared
+        for container in sorted(declared - seen):
+            out.append(c.flag("CONTAINER_NOT_SEEN", evidence={
+                "container": container, "seen": sorted(seen),
+                "unreadable": [v.value for v in readings if not v.usable]}, mrn=decl.mrn))
+    for container in sorted(seen - declared_all):
+        out.append(c.flag("CONTAINER_NOT_DECLARED", evidence={
+            "container": container, "declarations": sorted(d.mrn for d in c.linked.decls.values())}))
+    return out
 
 
 # -- identifiers --------------------------------------------------------------------------------------
@@ -336,6 +405,7 @@ CHECKS: tuple[Callable[[FlagContext], list[Flag]], ...] = (
     check_no_declaration, check_sscc_not_declared, check_gtin_undeclared, check_hs_mismatch,
     check_origin_mismatch, check_count_mismatch, check_key_checkdigit, check_expired, check_recalled,
     check_dg_undeclared, check_sps_doc_missing, check_cites_candidate, check_vague_description, check_party_ids,
+    check_plate_link_uncertain, check_transport_mismatch, check_containers,
 )
 
 

@@ -1,4 +1,4 @@
-"""File intake: ``border-gateway import declarations|products|parties FILE`` (JSON or CSV).
+"""File intake: ``border-gateway import declarations|products|parties|movements FILE`` (JSON or CSV).
 
 * JSON: one object, a list of objects, or JSON Lines (one object per line);
 * CSV: one row per record; nested fields use dotted camelCase column names
@@ -30,16 +30,19 @@ from typing import Any, Literal, TextIO
 from pydantic import BaseModel, ValidationError
 
 from gateway.enrichment.declaration import Declaration
+from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
-from gateway.enrichment.store import DB_FILENAME, DeclarationConflict, Store
+from gateway.enrichment.store import DB_FILENAME, DeclarationConflict, MovementConflict, Store
 from gateway.json_limits import JsonLimitError, check_depth, loads
 
-What = Literal["declarations", "products", "parties"]
-MODELS: dict[str, type[BaseModel]] = {"declarations": Declaration, "products": Product, "parties": Party}
+What = Literal["declarations", "products", "parties", "movements"]
+MODELS: dict[str, type[BaseModel]] = {"declarations": Declaration, "products": Product, "parties": Party,
+                                      "movements": Movement}
 # CSV columns whose cells hold ';'-separated lists
 _LIST_COLUMNS = {"countryOfOrigin", "targetMarkets", "roles", "regulatoryTags", "unNumbers", "itinerary",
-                 "routingCountries", "seals", "ssccs", "childGtins", "parentGtins", "batches", "mraRecognisedBy"}
+                 "routingCountries", "seals", "ssccs", "childGtins", "parentGtins", "batches", "mraRecognisedBy",
+                 "containers", "declarations"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +185,16 @@ def import_records(store: Store, what: What, records: Iterable[Any], first_row: 
                 outcome = store.upsert_declaration(obj).outcome
             elif isinstance(obj, Product):
                 outcome = store.upsert_product(obj).outcome
+            elif isinstance(obj, Movement):
+                outcome = store.upsert_movement(obj).outcome
             else:
                 assert isinstance(obj, Party)
                 outcome = store.upsert_party(obj).outcome
         except DeclarationConflict as exc:
             report.errors.append(RowError(row, "declarationRef.version", str(exc)))
+            continue
+        except MovementConflict as exc:
+            report.errors.append(RowError(row, "movementRef.version", str(exc)))
             continue
         except (sqlite3.Error, OverflowError) as exc:  # one record the store refuses must not cost the others
             report.errors.append(RowError(row, "(record)", f"not stored: {type(exc).__name__}: {exc}"))

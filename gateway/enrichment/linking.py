@@ -21,15 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.enrichment.declaration import Declaration, GoodsItem, HouseConsignment
 from gateway.enrichment.keys import find_ssccs, gs1_ok, normalise_container, normalise_plate
+from gateway.enrichment.movement import Movement
 from gateway.enrichment.product import Product
 from gateway.enrichment.result import DeclarationRef, DocumentRef, IdentifierMatch, ItemMatch, Link
 from gateway.enrichment.rules import RuleSet
-from gateway.enrichment.store import DeclarationHit, Store
+from gateway.enrichment.store import DeclarationHit, MovementHit, Store
 from gateway.identity import Identifier
-from gateway.lane.passage import Passage
+from gateway.lane.passage import Passage, VehicleEvidence
+from gateway.vehicle import confusable_distance, plate_skeleton
 
 GOODS_KEY_TYPES = frozenset({"sscc", "gtin", "sgtin", "gsin", "ginc"})
 _LEVELS = ("hs6", "heading", "chapter")
@@ -38,24 +41,16 @@ _LEVEL_VIA = {"hs6": "gtin-hs6", "heading": "gtin-hs-heading", "chapter": "gtin-
 
 @dataclass(frozen=True, slots=True)
 class VehicleObservation:
-    """Plates (ANPR), container ids (OCR) and seals (e-seal / OCR) seen with the passage.
+    """What the vehicle itself showed: plates and container codes (the passage's ANPR / OCR evidence) and
+    seals (an e-seal reader, when one is wired: passed to :meth:`Enricher.enrich`)."""
 
-    :meth:`from_passage` reads them from passage triggers written ``plate:B-XY 1234``,
-    ``container:CSQU3054383`` or ``seal:TR1234567`` (the lane engine's convention for camera OCR).
-    """
-
-    plates: tuple[str, ...] = ()
-    containers: tuple[str, ...] = ()
+    plates: tuple[VehicleEvidence, ...] = ()
+    containers: tuple[VehicleEvidence, ...] = ()
     seals: tuple[str, ...] = ()
 
     @classmethod
     def from_passage(cls, passage: Passage) -> VehicleObservation:
-        found: dict[str, list[str]] = {"plate": [], "container": [], "seal": []}
-        for trigger in passage.triggers:
-            kind, sep, value = trigger.partition(":")
-            if sep and kind in found and value:
-                found[kind].append(value)
-        return cls(tuple(found["plate"]), tuple(found["container"]), tuple(found["seal"]))
+        return cls(tuple(passage.plates()), tuple(passage.containers()))
 
     def merged(self, other: VehicleObservation | None) -> VehicleObservation:
         if other is None:
@@ -65,6 +60,23 @@ class VehicleObservation:
 
     def __bool__(self) -> bool:
         return bool(self.plates or self.containers or self.seals)
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleLink:
+    """One plate or container seen, matched to a declaration's (or a movement's) transport means."""
+
+    kind: str  # plate | container
+    seen: str  # the comparison key read on the lane
+    declared: str  # the key it matched
+    decl_id: int | None
+    mrn: str | None
+    via: str
+    confidence: float
+    role: str  # vehicle | trailer | container
+    movement: str | None = None  # the movement reference, when the link came through one
+    uncertain: str | None = None  # why it is only a weak link: ocr_confusable, country_differs
+    distance: int = 0  # confusable characters between seen and declared
 
 
 @dataclass(slots=True)
@@ -96,6 +108,11 @@ class Linked:
     ssccs_unexpected: list[str] = field(default_factory=list)
     ssccs_invalid: list[str] = field(default_factory=list)
     gtins: dict[str, GtinLink] = field(default_factory=dict)
+    vehicle: VehicleObservation = field(default_factory=VehicleObservation)
+    vehicle_links: list[VehicleLink] = field(default_factory=list)
+    weak_plates: list[VehicleEvidence] = field(default_factory=list)  # under min_confidence: evidence only
+    weak_matches: list[tuple[VehicleEvidence, int]] = field(default_factory=list)  # (weak plate, decl_id)
+    movements: dict[str, Movement] = field(default_factory=dict)  # ref -> the movements that linked
 
     def refs(self) -> list[DeclarationRef]:
         return [DeclarationRef(mrn=d.mrn, version=d.version, lrn=d.declaration_ref.lrn,
@@ -170,17 +187,16 @@ class Linker:
             return decl
 
         groups = passage.by_type()
-        # 3. vehicle-level observations first: they scope nothing further but link declarations
-        for kind, values, norm in (("container", vehicle.containers, normalise_container),
-                                   ("plate", vehicle.plates, normalise_plate),
-                                   ("seal", vehicle.seals, lambda s: s.strip().upper())):
-            for value in values:
-                for hit in scoped(kind, norm(value), f"{kind}:{value}"):
-                    decl = add_decl(hit)
-                    via = f"vehicle-{kind}"
-                    out.vehicle_via.setdefault(hit.decl_id, via)
-                    out.links.append(Link(mrn=decl.mrn, version=decl.version, key=norm(value), key_type=kind,
-                                          via=via, confidence=conf(via)))
+        out.vehicle = vehicle
+        # 3. the vehicle first: plates and container codes to transport means and movements
+        self._link_vehicle(out, vehicle, start, end, office, scoped, add_decl)
+        for seal in vehicle.seals:
+            value = seal.strip().upper()
+            for hit in scoped("seal", value, f"seal:{value}"):
+                decl = add_decl(hit)
+                out.vehicle_via.setdefault(hit.decl_id, "vehicle-seal")
+                out.links.append(Link(mrn=decl.mrn, version=decl.version, key=value, key_type="seal",
+                                      via="vehicle-seal", confidence=conf("vehicle-seal")))
         # 1. SSCCs.  A truck carries tens of them: their declared-list hits come from one query, and the
         # shipping-marks hits (the fallback) from a second one for those the first did not link.
         ssccs = [ident.key for ident in _distinct(groups.get("sscc", []))]
@@ -290,8 +306,107 @@ class Linker:
                 continue
             for other in _distinct(seens):
                 out.identifiers.append(IdentifierMatch(key_type=key_type, key=other.key, status="seen_not_goods"))
+        self._corroborate(out)
         self._expected(out, passage)
         return out
+
+    def _link_vehicle(self, out: Linked, vehicle: VehicleObservation, start: float, end: float, office: str | None,
+                      scoped: Any, add_decl: Any) -> None:
+        """Plates (exact key and country, then one OCR-confusable character) and container codes, to the
+        declarations' transport means and to movements; weak reads are kept as evidence only."""
+        linking = self.rules.linking
+        conf = linking.conf
+
+        def link(ev: VehicleEvidence, hit: DeclarationHit, declared: str, role: str, via: str,
+                 uncertain: str | None = None, distance: int = 0, movement: str | None = None) -> None:
+            decl = add_decl(hit)
+            out.vehicle_via.setdefault(hit.decl_id, via)
+            out.vehicle_links.append(VehicleLink(ev.kind, ev.value, declared, hit.decl_id, decl.mrn, via, conf(via),
+                                                 role, movement, uncertain, distance))
+            out.links.append(Link(mrn=decl.mrn, version=decl.version, key=ev.value, key_type=ev.kind, via=via,
+                                  confidence=conf(via)))
+
+        def movement_decls(mhit: MovementHit) -> tuple[Movement, list[DeclarationHit]]:
+            movement = self.store.movement_by_id(mhit.movement_id)
+            hits: list[DeclarationHit] = []
+            for mrn in movement.declarations:  # the movement groups them: its own window, not theirs
+                hits += [h for h in self.store.find("mrn", mrn)
+                         if office is None or h.office is None or h.office == office]
+            return movement, hits
+
+        for ev in vehicle.plates:
+            if not ev.usable:
+                continue
+            weak = ev.confidence is not None and ev.confidence < linking.plate_min_confidence
+            exact = {h.decl_id: h for h in scoped("plate", ev.value, f"plate:{ev.value}")}
+            fuzzy = {h.decl_id: h for h in scoped("plate_sk", plate_skeleton(ev.value), f"plate:{ev.value}")
+                     if h.decl_id not in exact}
+            if weak:
+                out.weak_matches += [(ev, decl_id) for decl_id in [*exact, *fuzzy]]
+                out.weak_plates.append(ev)
+                continue
+            for hit in exact.values():
+                decl = self.store.declaration_by_id(hit.decl_id)
+                for key, role, nationality in _conveyances(decl):
+                    if key != ev.value:
+                        continue
+                    if ev.country and nationality and ev.country != nationality:
+                        link(ev, hit, key, role, "vehicle-plate-country", "country_differs")
+                    else:
+                        link(ev, hit, key, role, "vehicle-plate" if role == "vehicle" else "vehicle-trailer")
+                    break
+            for hit in fuzzy.values():
+                decl = self.store.declaration_by_id(hit.decl_id)
+                for key, role, _nat in _conveyances(decl):
+                    distance = confusable_distance(ev.value, key)
+                    if distance is not None and 0 < distance <= linking.plate_max_confusable:
+                        link(ev, hit, key, role, "vehicle-plate-confusable", "ocr_confusable", distance)
+                        break
+            for mhit in self._movements("plate", ev.value, plate_skeleton(ev.value), start, end, office):
+                movement, hits = movement_decls(mhit)
+                keys = movement.plate_keys()
+                distance = 0 if ev.value in keys else min(
+                    (d for d in (confusable_distance(ev.value, k) for k in keys) if d is not None), default=None)
+                if distance is None or distance > linking.plate_max_confusable:
+                    continue
+                out.movements[movement.ref] = movement
+                lead = movement.vehicle.key if movement.vehicle else None
+                trailer = lead is None or (lead != ev.value and confusable_distance(ev.value, lead) is None)
+                for hit in hits:
+                    if distance:
+                        link(ev, hit, ev.value, "trailer" if trailer else "vehicle", "vehicle-plate-confusable",
+                             "ocr_confusable", distance, movement.ref)
+                    else:
+                        link(ev, hit, ev.value, "trailer" if trailer else "vehicle", "movement-plate",
+                             movement=movement.ref)
+        for ev in vehicle.containers:
+            if not ev.usable:
+                continue  # a wrong check digit: evidence, never a key
+            for hit in scoped("container", ev.value, f"container:{ev.value}"):
+                link(ev, hit, ev.value, "container", "vehicle-container")
+            for mhit in self._movements("container", ev.value, None, start, end, office):
+                movement, hits = movement_decls(mhit)
+                out.movements[movement.ref] = movement
+                for hit in hits:
+                    link(ev, hit, ev.value, "container", "movement-container", movement=movement.ref)
+
+    def _movements(self, key_type: str, key: str, skeleton: str | None, start: float, end: float,
+                   office: str | None) -> list[MovementHit]:
+        hits = {h.movement_id: h for h in self.store.find_movements(key_type, key)}
+        if skeleton is not None:
+            hits.update((h.movement_id, h) for h in self.store.find_movements("plate_sk", skeleton))
+        return [h for _id, h in sorted(hits.items()) if (office is None or h.office is None or h.office == office)
+                and h.eta is not None and start <= h.eta <= end]
+
+    def _corroborate(self, out: Linked) -> None:
+        """Plates read under ``plate_min_confidence`` link nothing themselves; where one names a declaration
+        that something else linked, it is recorded as agreeing (a weak link, never the only one)."""
+        for ev, decl_id in out.weak_matches:
+            if decl_id in out.decls:
+                decl = out.decls[decl_id]
+                via = "vehicle-plate-weak"
+                out.links.append(Link(mrn=decl.mrn, version=decl.version, key=ev.value, key_type="plate", via=via,
+                                      confidence=self.rules.linking.conf(via)))
 
     @staticmethod
     def _in_scope(hit: DeclarationHit, start: float, end: float, office: str | None) -> bool:
@@ -330,6 +445,30 @@ class Linker:
                                            house_ucr=house.ucr.value if house.ucr else None, hs6=item.hs6,
                                            status=status, ssccs_expected=expected, ssccs_seen=seen,
                                            ssccs_missing=missing, gtins_seen=gtins_seen))
+
+
+def _conveyances(decl: Declaration) -> list[tuple[str, str, str | None]]:
+    """(plate key, role, nationality) of a declaration's transport means: the active one (the vehicle), then
+    each house consignment's passive ones (trailers)."""
+    out: list[tuple[str, str, str | None]] = []
+    at = decl.active_transport
+    if at is not None and at.id and normalise_plate(at.id):
+        out.append((normalise_plate(at.id), "vehicle", at.nationality))
+    for house in decl.house_consignments:
+        for passive in house.passive_transport:
+            if normalise_plate(passive.id):
+                out.append((normalise_plate(passive.id), "trailer", None))
+    return out
+
+
+def declared_plates(decl: Declaration) -> set[str]:
+    """Plate keys of a declaration's vehicle and trailers."""
+    return {key for key, _role, _nat in _conveyances(decl)}
+
+
+def declared_containers(decl: Declaration) -> set[str]:
+    return {normalise_container(e.container_id) for h in decl.house_consignments for e in h.transport_equipment
+            if e.container_id}
 
 
 def _distinct(seens: Iterable[object]) -> list[Identifier]:

@@ -5,6 +5,8 @@ Topics (``{base}`` is ``mqtt.base_topic``)::
     {base}/in/{site}/{gw}/declarations   one Declaration object or a list (bulk)
     {base}/in/{site}/{gw}/products       one Product or a list
     {base}/in/{site}/{gw}/parties        one Party or a list
+    {base}/in/{site}/{gw}/movements      one Movement (bx.movement.v1) or a list
+    {base}/in/{site}/{gw}/lane/{lane}/trigger   a lane controller's trigger (gateway.lane.external)
     {base}/in/{site}/{gw}/error          <- the gateway answers invalid payloads here
     {base}/in/{site}/{gw}/reply/...      <- and a request's MQTT 5 Response Topic, only under this prefix
 
@@ -30,13 +32,18 @@ Response Topic gets nothing; the answer goes to the error topic, naming it
 ({'created': 1}, [(1, 'partyRef')])
 >>> handle_payload(Store(":memory:"), "products", b"[" * 5000, "t").errors[0].message
 'JSON nested deeper than 64 levels'
+
+The master data topics are subscribed with ``enrichment.intake_mqtt: true``, the lane trigger topic with
+``lane_engine.intake_mqtt: true`` (the service passes ``on_trigger``): a valid trigger goes to the lane
+engine at once, a refused one is answered on the error topic like a refused record (``"kind": "trigger"``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+import time
+from collections.abc import Callable, Collection
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,17 +51,20 @@ from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.importer import What, import_records
 from gateway.enrichment.store import Store
 from gateway.json_limits import JsonLimitError, loads
+from gateway.lane.external import TriggerMessageError, parse_trigger
 from gateway.publishing.mqtt_client import InboundMessage, MqttLink
 from gateway.publishing.topics import REPLY, check_reply_topic
+from gateway.reads import Trigger
 
 log = logging.getLogger(__name__)
 
-KINDS = ("declarations", "products", "parties")
+KINDS = ("declarations", "products", "parties", "movements")
 
 
 def intake_topics(base: str, site: str, gateway: str) -> dict[str, str]:
     root = f"{base}/in/{site}/{gateway}"
-    return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error"}
+    return {**{kind: f"{root}/{kind}" for kind in KINDS}, "error": f"{root}/error",
+            "trigger": f"{root}/lane/+/trigger"}
 
 
 def intake_reply_prefix(base: str, site: str, gateway: str) -> str:
@@ -85,7 +95,7 @@ class IntakeAnswer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     topic: str = Field(description="the intake topic the message came in on")
-    kind: What
+    kind: What | Literal["trigger"]
     stored: dict[str, int] = Field(description="records stored, by outcome (created, amended, unchanged)")
     errors: list[IntakeProblem] = Field(description="one entry per problem; empty when every record was stored")
 
@@ -113,7 +123,8 @@ class MqttIntake:
     """
 
     def __init__(self, store: Store, mqtt_config: MqttConfig, *, site: str, gateway: str,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, master_data: bool = True,
+                 on_trigger: Callable[[Trigger], None] | None = None, lanes: Collection[str] = ()) -> None:
         self.store = store
         self.qos = mqtt_config.qos
         self.topics = intake_topics(mqtt_config.base_topic, site, gateway)
@@ -121,15 +132,24 @@ class MqttIntake:
         self.client_id = client_id or f"{mqtt_config.client_id or f'bx-{site}-{gateway}'}-intake"
         self.handled = 0
         self.on_refused: Callable[[str, int], None] = lambda kind, count: None  # records refused (the metrics)
+        self.on_trigger, self.lanes = on_trigger, frozenset(lanes)
+        self._trigger_root = self.topics["trigger"].split("/lane/+/", 1)[0] + "/lane/"
+        self.triggers = 0  # triggers handed to the lane engine
         self.link = MqttLink(mqtt_config, self.client_id)
         self.subscribed = self.link.subscribed
-        for kind in KINDS:
-            self.link.subscribe(self.topics[kind], self._on_message, qos=self.qos)
+        if master_data:
+            for kind in KINDS:
+                self.link.subscribe(self.topics[kind], self._on_message, qos=self.qos)
+        if on_trigger is not None:
+            self.link.subscribe(self.topics["trigger"], self._on_trigger, qos=self.qos)
 
     @classmethod
-    def from_config(cls, store: Store, config: Any) -> MqttIntake:
-        """From a :class:`~gateway.config.SiteConfig` (brokers, credentials, TLS, base topic, session)."""
-        return cls(store, config.mqtt, site=config.site, gateway=config.gateway)
+    def from_config(cls, store: Store, config: Any, on_trigger: Callable[[Trigger], None] | None = None) -> MqttIntake:
+        """From a :class:`~gateway.config.SiteConfig` (brokers, credentials, TLS, base topic, session); the master
+        data topics when ``enrichment.intake_mqtt``, the lane trigger topic when ``on_trigger`` is given."""
+        return cls(store, config.mqtt, site=config.site, gateway=config.gateway,
+                   master_data=bool(getattr(config.enrichment, "intake_mqtt", False)), on_trigger=on_trigger,
+                   lanes=[lane.id for lane in config.lanes])
 
     def start(self) -> None:
         self.link.start()
@@ -163,6 +183,44 @@ class MqttIntake:
         except Exception:  # never let one message kill paho's network thread, nor go unanswered
             log.exception("intake: failed to handle a message on %s", msg.topic)
             self._answer_failure(msg)
+
+    def _on_trigger(self, msg: InboundMessage) -> None:
+        """``.../lane/{lane}/trigger``: validated here, handed to the lane engine, or answered on the error topic."""
+        lane = msg.topic[len(self._trigger_root):-len("/trigger")] if msg.topic.startswith(self._trigger_root) else ""
+        answer: IntakeAnswer | None = None
+        try:
+            trigger = parse_trigger(msg.payload, lane, self.lanes, time.time())
+        except TriggerMessageError as exc:
+            # the topic's lane is an id the publisher chose: it stays in the payload, never in a log line
+            log.warning("intake: a lane trigger was refused: %s", exc.path)
+            answer = IntakeAnswer(topic=msg.topic, kind="trigger", stored={},
+                                  errors=[IntakeProblem(index=None, path=exc.path, message=exc.message)])
+        else:
+            try:
+                assert self.on_trigger is not None
+                self.on_trigger(trigger)
+                self.triggers += 1
+            except Exception:
+                log.exception("intake: a lane trigger could not be handed to the lane engine")
+                answer = IntakeAnswer(topic=msg.topic, kind="trigger", stored={}, errors=[IntakeProblem(
+                    index=None, path="(payload)", message="internal error: the trigger was not handled")])
+        try:
+            answer = answer or IntakeAnswer(topic=msg.topic, kind="trigger", stored={"accepted": 1}, errors=[])
+            reply_to = None
+            if msg.response_topic:  # answered only under the intake's reply prefix, as the other intake
+                try:
+                    reply_to = check_reply_topic(msg.response_topic, self.reply_prefix)
+                except ValueError as exc:
+                    answer = answer.model_copy(update={"errors": [*answer.errors, IntakeProblem(
+                        index=None, path="(responseTopic)", message=f"{exc}: not answered there")]})
+            body = answer.model_dump_json().encode("utf-8")
+            if answer.errors:
+                self.on_refused("trigger", 1)
+                self.link.publish(self.topics["error"], body, 1, False, self._reply_props(msg))
+            if reply_to is not None:
+                self.link.publish(reply_to, body, 1, False, self._reply_props(msg))
+        except Exception:
+            log.exception("intake: could not answer a lane trigger")
 
     def _answer_failure(self, msg: InboundMessage) -> None:
         kind = msg.topic.rsplit("/", 1)[-1]

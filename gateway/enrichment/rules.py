@@ -65,6 +65,8 @@ class Rule(_Strict):
 class Linking(_Strict):
     confidence: dict[str, float] = Field(default_factory=dict)
     gtin_weakest_level: Literal["hs6", "heading", "chapter"] = "chapter"
+    plate_min_confidence: float = Field(0.6, ge=0, le=1, description="plates read with less link nothing alone")
+    plate_max_confusable: int = Field(1, ge=0, le=2, description="OCR-confusable characters a plate link allows")
 
     def conf(self, via: str) -> float:
         return self.confidence.get(via, 0.5)
@@ -108,7 +110,8 @@ class RoutingTable(_Strict):
 
 REQUIRED_FLAGS = ("NO_DECLARATION", "SSCC_NOT_DECLARED", "GTIN_UNDECLARED", "HS_MISMATCH", "ORIGIN_MISMATCH",
                   "COUNT_MISMATCH", "EXPIRED", "RECALLED", "KEY_CHECKDIGIT_INVALID", "DG_UNDECLARED",
-                  "SPS_DOC_MISSING", "CITES_CANDIDATE", "VAGUE_DESCRIPTION", "PARTY_ID_INVALID")
+                  "SPS_DOC_MISSING", "CITES_CANDIDATE", "VAGUE_DESCRIPTION", "PARTY_ID_INVALID",
+                  "PLATE_LINK_UNCERTAIN", "TRANSPORT_MISMATCH", "CONTAINER_NOT_SEEN", "CONTAINER_NOT_DECLARED")
 
 
 def _load_yaml(path: Path) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.enrichment.declaration import Declaration
+from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
 from gateway.enrichment.result import EnrichmentResult
@@ -24,6 +25,7 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "declaration.v1.json": (Declaration, "bx.declaration.v1: pre-arrival declaration"),
     "product.v1.json": (Product, "bx.product.v1: product master data"),
     "party.v1.json": (Party, "bx.party.v1: party master data"),
+    "movement.v1.json": (Movement, "bx.movement.v1: the declarations of one crossing (GVMS-like)"),
     "enrichment-result.v1.json": (EnrichmentResult, "enrichment result of one closed passage"),
 }
 

@@ -39,11 +39,13 @@ from typing import Literal
 
 from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.keys import find_ssccs, gs1_ok, normalise_container, normalise_plate
+from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
 from gateway.storage.files import ENRICHMENT_DB
 from gateway.storage.schema import migrate
 from gateway.storage.schemas import ENRICHMENT
+from gateway.vehicle import plate_skeleton
 
 DB_FILENAME = ENRICHMENT_DB
 
@@ -52,7 +54,17 @@ Outcome = Literal["created", "amended", "unchanged", "stale", "updated"]
 _IN_CHUNK = 500  # keys per ``IN (...)`` list of :meth:`Store.find_many` (SQLite allows 32766 parameters)
 
 KEY_TYPES = ("mrn", "sscc", "sscc_marks", "gtin", "gsin", "ginc", "ucr", "hwb", "mwb", "container", "seal",
-             "plate", "gln", "eori")
+             "plate", "plate_sk", "gln", "eori")
+MOVEMENT_KEY_TYPES = ("plate", "plate_sk", "container", "mrn")
+
+
+class MovementConflict(ValueError):
+    """The same movement reference and version arrived twice with different content."""
+
+    def __init__(self, ref: str, version: int) -> None:
+        super().__init__(f"movement {ref} version {version} already stored with different content "
+                         "(send an amendment with a higher version)")
+        self.ref, self.version = ref, version
 
 
 class DeclarationConflict(ValueError):
@@ -72,6 +84,15 @@ class Upsert:
 
 
 @dataclass(frozen=True, slots=True)
+class MovementHit:
+    movement_id: int
+    ref: str
+    version: int
+    office: str | None
+    eta: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeclarationHit:
     decl_id: int
     mrn: str
@@ -84,7 +105,7 @@ def declaration_keys(decl: Declaration) -> set[tuple[str, str]]:
     """Every (key_type, key) a seen identifier or vehicle observation may link through."""
     keys: set[tuple[str, str]] = {("mrn", decl.mrn)}
     at = decl.active_transport
-    if at is not None and at.id:
+    if at is not None and at.id and normalise_plate(at.id):
         keys.add(("plate", normalise_plate(at.id)))
     if decl.transport_document_master is not None:
         keys.add(("mwb", decl.transport_document_master.number))
@@ -104,7 +125,8 @@ def declaration_keys(decl: Declaration) -> set[tuple[str, str]]:
         if house.transport_document_house is not None:
             keys.add(("hwb", house.transport_document_house.number))
         for passive in house.passive_transport:
-            keys.add(("plate", normalise_plate(passive.id)))
+            if normalise_plate(passive.id):
+                keys.add(("plate", normalise_plate(passive.id)))
         for equipment in house.transport_equipment:
             if equipment.container_id:
                 keys.add(("container", normalise_container(equipment.container_id)))
@@ -118,6 +140,17 @@ def declaration_keys(decl: Declaration) -> set[tuple[str, str]]:
                     keys.add(("sscc_marks", sscc))
             for declared in item.gs1.gtins:
                 keys.add(("gtin", declared.gtin))
+    # a one-character OCR misread of a plate finds the declaration through its skeleton (gateway.vehicle)
+    keys |= {("plate_sk", plate_skeleton(key)) for kind, key in list(keys) if kind == "plate"}
+    return keys
+
+
+def movement_keys(movement: Movement) -> set[tuple[str, str]]:
+    """Every (key_type, key) a vehicle observation may find a movement by."""
+    keys: set[tuple[str, str]] = {("mrn", mrn) for mrn in movement.declarations}
+    for plate in movement.plate_keys():
+        keys |= {("plate", plate), ("plate_sk", plate_skeleton(plate))}
+    keys |= {("container", normalise_container(c)) for c in movement.containers}
     return keys
 
 
@@ -218,6 +251,71 @@ class Store:
         db.executemany("INSERT OR IGNORE INTO decl_keys (key_type, key, decl_id) VALUES (?, ?, ?)",
                        [(kt, k, decl_id) for kt, k in declaration_keys(decl)])
         return Upsert(decl.mrn, "amended" if current is not None else "created", decl.version)
+
+    # -- movements (bx.movement.v1) ------------------------------------------------------------------
+
+    def upsert_movement(self, movement: Movement) -> Upsert:
+        return self.upsert_movements([movement])[0]
+
+    def upsert_movements(self, movements: Iterable[Movement]) -> list[Upsert]:
+        """Like declarations: idempotent on reference + version, a higher version supersedes, all or nothing."""
+        with self._lock:
+            self._begin()
+            try:
+                out = [self._upsert_movement(m) for m in movements]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return out
+
+    def _upsert_movement(self, movement: Movement) -> Upsert:
+        body = movement.model_dump_json(by_alias=True, exclude_none=True)
+        digest = _digest(body)
+        db = self._db
+        ref, version = movement.ref, movement.version
+        when = movement.when.timestamp() if movement.when is not None else None
+        row = db.execute("SELECT digest FROM movements WHERE ref = ? AND version = ?", (ref, version)).fetchone()
+        if row is not None:
+            if row[0] == digest:
+                return Upsert(ref, "unchanged", version)
+            raise MovementConflict(ref, version)
+        current = db.execute("SELECT id, version FROM movements WHERE ref = ? AND current = 1", (ref,)).fetchone()
+        office = movement.customs_office_of_first_entry
+        if current is not None and current[1] > version:
+            db.execute("INSERT INTO movements (ref, version, current, office, eta, digest, body) "
+                       "VALUES (?, ?, 0, ?, ?, ?, ?)", (ref, version, office, when, digest, body))
+            return Upsert(ref, "stale", version)
+        if current is not None:
+            db.execute("UPDATE movements SET current = 0 WHERE id = ?", (current[0],))
+            db.execute("DELETE FROM movement_keys WHERE movement_id = ?", (current[0],))
+        cur = db.execute("INSERT INTO movements (ref, version, current, office, eta, digest, body) "
+                         "VALUES (?, ?, 1, ?, ?, ?, ?)", (ref, version, office, when, digest, body))
+        db.executemany("INSERT OR IGNORE INTO movement_keys (key_type, key, movement_id) VALUES (?, ?, ?)",
+                       [(kt, k, cur.lastrowid) for kt, k in movement_keys(movement)])
+        return Upsert(ref, "amended" if current is not None else "created", version)
+
+    def movement(self, ref: str) -> Movement | None:
+        """The current version of a movement."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM movements WHERE ref = ? AND current = 1", (ref,)).fetchone()
+        return None if row is None else Movement.model_validate_json(row[0])
+
+    def movement_by_id(self, movement_id: int) -> Movement:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM movements WHERE id = ?", (movement_id,)).fetchone()
+        if row is None:
+            raise KeyError(movement_id)
+        return Movement.model_validate_json(row[0])
+
+    def find_movements(self, key_type: str, key: str) -> list[MovementHit]:
+        """Current movements that carry ``key`` as ``key_type`` (plate, plate_sk, container, mrn)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.id, m.ref, m.version, m.office, m.eta FROM movement_keys k JOIN movements m "
+                "ON m.id = k.movement_id WHERE k.key_type = ? AND k.key = ? ORDER BY k.movement_id",
+                (key_type, key)).fetchall()
+        return [MovementHit(*row) for row in rows]
 
     def declaration(self, mrn: str, version: int | None = None) -> Declaration | None:
         """The current version of ``mrn`` (or the given version, superseded or not)."""
@@ -403,6 +501,7 @@ class Store:
                 "declaration_versions": int(q("SELECT count(*) FROM declarations").fetchone()[0]),
                 "products": int(q("SELECT count(*) FROM products").fetchone()[0]),
                 "parties": int(q("SELECT count(*) FROM parties").fetchone()[0]),
+                "movements": int(q("SELECT count(*) FROM movements WHERE current = 1").fetchone()[0]),
                 "keys": int(q("SELECT count(*) FROM decl_keys").fetchone()[0]),
             }
 
@@ -412,9 +511,10 @@ class Store:
         for (mrn,) in rows:
             yield mrn
 
-    def export_json(self, what: Literal["declarations", "products", "parties"]) -> list[object]:
+    def export_json(self, what: Literal["declarations", "products", "parties", "movements"]) -> list[object]:
         """Current records as plain JSON (for the API / backups)."""
         sql = {"declarations": "SELECT body FROM declarations WHERE current = 1 ORDER BY mrn",
+               "movements": "SELECT body FROM movements WHERE current = 1 ORDER BY ref",
                "products": "SELECT body FROM products ORDER BY gtin",
                "parties": "SELECT body FROM parties ORDER BY party_ref"}[what]
         with self._lock:

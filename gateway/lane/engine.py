@@ -1,7 +1,8 @@
 """The lane engine: a clock-free state machine from reads to passages (sans-I/O).
 
-Feed it :class:`~gateway.reads.Read`, :class:`~gateway.lane.triggers.Trigger` and
-:class:`~gateway.reads.SourceStatus` events with :meth:`LaneEngine.feed`, and call
+Feed it :class:`~gateway.reads.Read`, :class:`~gateway.reads.VehicleRead`,
+:class:`~gateway.lane.triggers.Trigger` and :class:`~gateway.reads.SourceStatus` events with
+:meth:`LaneEngine.feed`, and call
 :meth:`LaneEngine.tick` with the current host time now and then; both return the lane events
 that became true: :class:`~gateway.lane.events.IdentifierEvent` (arrival / departure) and
 :class:`~gateway.lane.passage.PassageEvent` (``new`` / ``update`` / ``end``).  Time only ever
@@ -34,6 +35,30 @@ passage closes, rate-limited updates) run from :meth:`tick` and, at most every
 >>> p = events[-1].passage
 >>> p.direction, p.close_reason, p.closed_at, p.count("sscc"), p.identifiers[0].evidence.reads
 ('inbound', 'quiet', 104.95, 1, 40)
+
+Vehicles without GS1 carriers.  A passage also opens on an entry trigger (a loop on the reader's GPI)
+with nothing read, takes the plates and container codes the lane's ANPR cameras read
+(:class:`~gateway.reads.VehicleRead`, one :class:`~gateway.lane.passage.VehicleEvidence` per value),
+and closes on the exit trigger.  With ``open_on: trigger`` only triggers open passages, and whatever
+was read in the ``preroll_s`` before the opening trigger joins it:
+
+>>> from gateway.reads import VehicleRead
+>>> site = parse_config({"site": "bx", "gateway": "gw", "lane_engine": {"open_on": "trigger"}, "lanes": [
+...     {"id": "lane1", "plate_country": "DE", "readers": [{"id": "rdr", "url": "llrp://127.0.0.1",
+...      "gpi_entry": 1, "gpi_exit": 2}], "cameras": [{"id": "anpr", "url": "anpr+webhook://127.0.0.1:0/?preset=rekor"}]}]})
+>>> engine = LaneEngine.from_site(site)
+>>> plate = VehicleRead("anpr", 200.0, "plate", "B XY 1234", "BXY1234", confidence=0.9, position="front")
+>>> engine.feed(plate)  # no loop yet: it waits
+[]
+>>> [e.kind for e in engine.feed(Trigger("rdr", 201.0, port=1))]
+['new']
+>>> _ = engine.feed(Trigger("rdr", 203.0, port=1, active=False))  # off the entry loop
+>>> end = engine.feed(Trigger("rdr", 206.0, port=2)) + engine.tick(210.0)
+>>> p = end[-1].passage
+>>> p.close_reason, p.direction, [(v.value, v.country, v.positions) for v in p.vehicle], p.identifiers
+('trigger', 'inbound', [('BXY1234', 'DE', ('front',))], ())
+>>> engine.trigger_states["lane1"]["gpi:rdr:2:exit"][0]
+True
 """
 
 from __future__ import annotations
@@ -57,10 +82,11 @@ from gateway.lane.passage import (
     PassageEvent,
     PassageState,
     SeenIdentifier,
+    VehicleEvidence,
 )
 from gateway.lane.triggers import Trigger
 from gateway.lane.zones import ZONE_ORDER, Placement, ZoneMap
-from gateway.reads import Read, SourceStatus
+from gateway.reads import Read, SourceStatus, VehicleRead
 
 _NOT_GS1 = frozenset({"gid", "usdod", "adi", "other"})
 _DOWN_STATES = frozenset({"error", "reconnecting", "stopped"})
@@ -68,7 +94,8 @@ _DOWN_STATES = frozenset({"error", "reconnecting", "stopped"})
 Identity = tuple[str, ...]  # (key_type, key) or, for a GTIN without serial, (key_type, key, batch)
 # What the engine knows about the lanes (kept by ``reconfigure``); everything else ``__init__`` derives from
 # the zone map and the settings.
-_STATE = ("stats", "_presence", "_tags", "_open", "_seq", "_down", "_now", "_next_check")
+_STATE = ("stats", "_presence", "_tags", "_open", "_seq", "_down", "_waiting", "_closed_vehicles", "trigger_states",
+          "_now", "_next_check")
 
 
 class _Presence:
@@ -129,6 +156,39 @@ class _Tag:
         self.consumed = False  # was in a passage that closed while it was still present
 
 
+class _Vehicle:
+    """A plate or container code in an open passage: what its reads say together."""
+
+    __slots__ = ("best", "country", "first_seen", "last_seen", "positions", "reads", "sources")
+
+    def __init__(self, read: VehicleRead, country: str | None) -> None:
+        self.best = read
+        self.country = country
+        self.first_seen = self.last_seen = read.host_time
+        self.reads = 0
+        self.positions: dict[str, None] = {}
+        self.sources: set[str] = set()
+
+    def add(self, read: VehicleRead) -> None:
+        self.reads += 1
+        self.first_seen = min(self.first_seen, read.host_time)
+        self.last_seen = max(self.last_seen, read.host_time)
+        if read.position != "unknown":
+            self.positions.setdefault(read.position, None)
+        self.sources.add(read.source)
+        if read.country is not None and self.country != read.country and (read.confidence or 0.0) >= (
+                self.best.confidence or 0.0):
+            self.country = read.country
+        if (read.confidence or 0.0) > (self.best.confidence or 0.0):
+            self.best = read
+
+    def evidence(self) -> VehicleEvidence:
+        b = self.best
+        return VehicleEvidence(b.kind, b.value, b.text, b.confidence, self.country, tuple(self.positions),
+                               self.first_seen, self.last_seen, self.reads, tuple(sorted(self.sources)), b.error,
+                               b.candidates, b.image_ref)
+
+
 class _Open:
     """An open passage."""
 
@@ -146,11 +206,13 @@ class _Open:
         "roles",
         "shown",
         "triggers",
+        "vehicles",
     )
 
     def __init__(self, passage_id: str, lane: str, t: float) -> None:
         self.id, self.lane, self.opened_at = passage_id, lane, t
         self.members: dict[Identity, _Presence] = {}
+        self.vehicles: dict[tuple[str, str], _Vehicle] = {}
         self.last_new = self.last_trigger = self.last_emit = t
         self.triggers: list[str] = []
         self.roles: list[str] = []
@@ -177,6 +239,9 @@ class LaneEngine:
         self._open: dict[str, _Open] = {}
         self._seq: dict[str, int] = {}
         self._down: dict[str, float] = {}  # source -> host time it reported an error
+        self._waiting: dict[str, list[VehicleRead]] = {}  # lane -> plates read while no passage was open
+        self._closed_vehicles: dict[str, dict[tuple[str, str], float]] = {}  # lane -> value -> close time
+        self.trigger_states: dict[str, dict[str, tuple[bool, float]]] = {}  # lane -> label -> (active, time)
         self._now = -math.inf
         self._next_check = -math.inf
 
@@ -186,11 +251,13 @@ class LaneEngine:
 
     # -- input --------------------------------------------------------------------------
 
-    def feed(self, event: Read | Trigger | SourceStatus) -> list[LaneEvent]:
+    def feed(self, event: Read | Trigger | SourceStatus | VehicleRead) -> list[LaneEvent]:
         if type(event) is Read:
             return self._read(event)
         if isinstance(event, Trigger):
             return self._trigger(event)
+        if isinstance(event, VehicleRead):
+            return self._vehicle(event)
         if isinstance(event, SourceStatus):
             return self._status(event)
         if isinstance(event, Read):
@@ -376,6 +443,8 @@ class LaneEngine:
         passage = self._open.get(pr.lane)
         opened = passage is None
         if passage is None:
+            if self.zones.open_on.get(pr.lane) == "trigger":
+                return  # waits for the lane's trigger (pre-roll), or departs unattached
             passage = self._open_passage(pr.lane, t)
         passage.members[pr.identity] = pr
         pr.passage = passage
@@ -393,10 +462,16 @@ class LaneEngine:
         self.stats.triggers += 1
         t = trigger.host_time
         out = self._advance(t)
+        roles = self.zones.trigger_roles(trigger)
+        for lane, role in roles:  # what the dashboard shows: each input of each lane, on or off, since when
+            self.trigger_states.setdefault(lane, {})[f"{trigger.label}:{role}"] = (trigger.active, t)
         if not trigger.active:
             self.stats.ignore_trigger("release")
+            for lane, _role in roles:  # the vehicle is still moving over the loops: not quiet
+                passage = self._open.get(lane)
+                if passage is not None:
+                    passage.last_trigger = max(passage.last_trigger, t)
             return out
-        roles = self.zones.trigger_roles(trigger)
         if not roles:
             self.stats.ignore_trigger("unmapped")
             return out
@@ -410,6 +485,7 @@ class LaneEngine:
                 passage = self._open_passage(lane, t)
                 passage.triggers.append(label)
                 passage.roles.append(role)
+                self._preroll(passage, t)
                 out.append(self._emit("new", passage, t))
                 continue
             barriers = [r for r in passage.roles if r != "presence"]
@@ -419,9 +495,71 @@ class LaneEngine:
             if (role == "exit" and not barriers) or (barriers and role not in ("presence", barriers[0])):
                 # the barrier opposite to the first one (or exit after reads): the vehicle has passed
                 passage.closing_at = t + self.config.exit_grace_s
+                if self.config.exit_grace_s == 0:  # nothing to wait for: close now, not at the next tick
+                    self._close(passage, t, "trigger", t, out)
+                    continue
             passage.dirty = True
             self._maybe_update(passage, t, out)
         return out
+
+    def _preroll(self, passage: _Open, t: float) -> None:
+        """A trigger opened ``passage``: what its lane read in the pre-roll before it, unattached, joins it."""
+        since = t - self.config.preroll_s
+        lane = passage.lane
+        for pr in self._presence.values():
+            if (pr.lane == lane and pr.present and pr.passage is None and pr.last_seen >= since
+                    and not self._tags[pr.identity].consumed and self._tags[pr.identity].assigned == lane):
+                passage.members[pr.identity] = pr
+                pr.passage = passage
+        for read in self._waiting.pop(lane, []):
+            if read.host_time >= since:
+                self._add_vehicle(passage, read)
+
+    # -- plates and container codes ------------------------------------------------------------
+
+    def _vehicle(self, read: VehicleRead) -> list[LaneEvent]:
+        stats = self.stats
+        stats.vehicle_reads += 1
+        t = read.host_time
+        out = self._advance(t)
+        found = self._camera.get(read.source)
+        if found is None:
+            stats.drop(f"vehicle:{self.zones.why_unmapped(read.source)}")
+            return out
+        if not read.value:
+            stats.drop("vehicle:empty")
+            return out
+        lane = found[1].lane
+        passage = self._open.get(lane)
+        opened = passage is None
+        if passage is None:
+            closed = self._closed_vehicles.get(lane, {}).get((read.kind, read.value))
+            if closed is not None and t - closed <= self.config.vehicle_late_s:
+                stats.drop("vehicle_after_close")  # the rear camera, or a camera's late group result
+                return out
+            if self.zones.open_on.get(lane) == "trigger":
+                waiting = self._waiting.setdefault(lane, [])
+                waiting[:] = [*[w for w in waiting if w.host_time >= t - self.config.preroll_s][-63:], read]
+                stats.vehicle_waiting += 1
+                return out
+            passage = self._open_passage(lane, t)
+        self._add_vehicle(passage, read)
+        passage.last_new = max(passage.last_new, t)
+        if opened:
+            passage.last_emit = t
+            out.append(self._emit("new", passage, t))
+        else:
+            passage.dirty = True
+            self._maybe_update(passage, t, out)
+        return out
+
+    def _add_vehicle(self, passage: _Open, read: VehicleRead) -> None:
+        key = (read.kind, read.value)
+        acc = passage.vehicles.get(key)
+        if acc is None:
+            country = read.country or (self.zones.plate_countries.get(passage.lane) if read.kind == "plate" else None)
+            acc = passage.vehicles[key] = _Vehicle(read, country)
+        acc.add(read)
 
     def _status(self, status: SourceStatus) -> list[LaneEvent]:
         self.stats.status_events += 1
@@ -484,17 +622,34 @@ class LaneEngine:
         limit = self.config.passage_max_s
         if limit is not None and passage.opened_at + limit <= now:
             due.append((passage.opened_at + limit, "max_duration"))
-        quiet = max(passage.last_new, passage.last_trigger) + self.config.passage_quiet_s
-        if quiet <= now:
+        wait = self.config.passage_quiet_s
+        if passage.roles and passage.roles[0] == "entry" and "exit" not in passage.roles:
+            wait = max(wait, self.config.exit_wait_s)  # between the loops: the exit loop will say when it left
+        quiet = max(passage.last_new, passage.last_trigger) + wait
+        if quiet <= now and not self._occupied(passage.lane):
             if not self.config.hold_while_present:
                 due.append((quiet, "quiet"))
             elif not any(pr.present for pr in passage.members.values()):
                 due.append((max([quiet] + [pr.departed_at for pr in passage.members.values()]), "quiet"))
         return min(due) if due else None
 
+    def _occupied(self, lane: str) -> bool:
+        """A loop or light barrier on a GPI of the lane is still on: a vehicle stands there, the passage stays
+        open (``passage_max_s`` bounds a loop stuck on).  Camera detections and lane-controller messages are
+        moments, not states: they do not hold a passage."""
+        states = self.trigger_states.get(lane)
+        if not states:
+            return False
+        return any(active for label, (active, _t) in states.items() if label.startswith("gpi:"))
+
     def _close(self, passage: _Open, at: float, reason: CloseReason, now: float, out: list[LaneEvent]) -> None:
         del self._open[passage.lane]
         snapshot = self._snapshot(passage, "closed", at, reason)
+        if passage.vehicles or passage.lane in self._closed_vehicles:
+            late = self.config.vehicle_late_s
+            recent = {k: v for k, v in self._closed_vehicles.get(passage.lane, {}).items() if at - v <= late}
+            recent.update((key, at) for key in passage.vehicles)
+            self._closed_vehicles[passage.lane] = recent
         for pr in passage.members.values():
             pr.passage = None
             if pr.present:  # still in the field: it must not open the next passage
@@ -541,8 +696,10 @@ class LaneEngine:
                 tuple(sorted(pr.sources)), pr.confidence, tuple(sorted(pr.zones, key=ZONE_ORDER.__getitem__))))
             for pr in members
         )
+        vehicle = tuple(sorted((v.evidence() for v in passage.vehicles.values()),
+                               key=lambda e: (e.first_seen, e.kind, e.value)))
         return Passage(passage.id, passage.lane, self._direction(passage, state, members), state,
-                       passage.opened_at, closed_at, reason, seen, tuple(passage.triggers))
+                       passage.opened_at, closed_at, reason, seen, tuple(passage.triggers), vehicle)
 
     def _direction(self, passage: _Open, state: PassageState, members: Sequence[_Presence] | None = None) -> Direction:
         """From all the evidence once closed; while open only from settled evidence (else ``unknown``):

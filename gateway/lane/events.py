@@ -48,6 +48,8 @@ class LaneStats:
     deduplicated: int = 0
     observations: int = 0
     triggers: int = 0
+    vehicle_reads: int = 0  # plates and container codes (ANPR / OCR)
+    vehicle_waiting: int = 0  # ... read while no passage was open, in a lane that waits for a trigger
     status_events: int = 0
     arrivals: int = 0
     departures: int = 0

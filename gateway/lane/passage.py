@@ -22,6 +22,20 @@ batch barcodes, the content GTIN and count on an SSCC label):
 >>> g = Passage("p-2", "lane1", "inbound", "open", 9.0, identifiers=(item, label)).gtins()["09506000134352"]
 >>> g.serials, g.batches, g.items, g.quantity
 (('7',), ('L1',), 1, 40)
+
+Number plates and container codes read by ANPR / OCR cameras are the vehicle's own evidence, one
+:class:`VehicleEvidence` per distinct value (a front and a rear camera reading the same plate give one,
+with both positions).  A passage with neither identifiers nor vehicle evidence (a loop saw a vehicle,
+nothing could be read) is a normal passage:
+
+>>> plate = VehicleEvidence("plate", "BXY1234", "B-XY 1234", 0.93, "DE", ("front", "rear"), 10.0, 11.5, 3,
+...                         ("anpr-front", "anpr-rear"))
+>>> p = Passage("p-3", "lane1", "inbound", "closed", 9.0, 14.0, "trigger", vehicle=(plate,),
+...             triggers=("gpi:rdr:1:entry", "gpi:rdr:2:exit"))
+>>> [v.value for v in p.plates()], p.containers(), p.empty
+(['BXY1234'], [], False)
+>>> Passage("p-4", "lane1", "unknown", "closed", 9.0, 14.0, "quiet", triggers=("gpi:rdr:1:entry",)).empty
+True
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.identity import Identifier
+from gateway.reads import VehicleKind
 
 Direction = Literal["inbound", "outbound", "unknown"]
 PassageState = Literal["open", "closed"]
@@ -59,6 +74,38 @@ class SeenIdentifier:
 
 
 @dataclass(frozen=True, slots=True)
+class VehicleEvidence:
+    """One number plate or container code seen on the vehicle (see :class:`gateway.reads.VehicleRead`).
+
+    ``value`` is the comparison key (:mod:`gateway.vehicle`), ``text`` what the camera printed with its
+    best confidence; ``confidence`` is the best of the reads (0..1, ``None`` when no camera said);
+    ``country`` the camera's, else the lane's ``plate_country``; ``positions`` where on the vehicle it
+    was read (``front``, ``rear``, ``trailer``, ``container``); ``error`` keeps why a container code
+    cannot be a key (a wrong ISO 6346 check digit): such evidence is published, never linked.
+    ``candidates`` are the cameras' other readings of the same plate.  A plate is personal data: it
+    never appears in topic names or log lines.
+    """
+
+    kind: VehicleKind
+    value: str
+    text: str
+    confidence: float | None
+    country: str | None
+    positions: tuple[str, ...]
+    first_seen: float
+    last_seen: float
+    reads: int
+    sources: tuple[str, ...]
+    error: str | None = None
+    candidates: tuple[tuple[str, float | None], ...] = ()
+    image_ref: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.value) and self.error is None
+
+
+@dataclass(frozen=True, slots=True)
 class Passage:
     id: str  # stable: the same passage keeps its id across new/update/end
     lane: str
@@ -69,6 +116,18 @@ class Passage:
     close_reason: CloseReason | None = None
     identifiers: tuple[SeenIdentifier, ...] = ()
     triggers: tuple[str, ...] = field(default=())  # e.g. "gpi:rdr1:1", "camera:cam1:entry"
+    vehicle: tuple[VehicleEvidence, ...] = ()  # plates and container codes, in the order first seen
+
+    def plates(self) -> list[VehicleEvidence]:
+        return [v for v in self.vehicle if v.kind == "plate"]
+
+    def containers(self) -> list[VehicleEvidence]:
+        return [v for v in self.vehicle if v.kind == "container"]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing identified: no GS1 identifier, no plate, no container code (a presence only)."""
+        return not self.identifiers and not self.vehicle
 
     def by_type(self) -> dict[str, list[SeenIdentifier]]:
         """Distinct identifiers grouped by key type (``sscc``, ``sgtin``, ``gtin``, ``grai`` ...)."""

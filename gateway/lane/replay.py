@@ -24,9 +24,9 @@ from gateway.lane.engine import LaneEngine
 from gateway.lane.events import LaneEvent
 from gateway.lane.passage import PassageEvent
 from gateway.lane.triggers import Trigger
-from gateway.reads import Read, SourceStatus
+from gateway.reads import Read, SourceStatus, VehicleRead
 
-EngineInput = Read | Trigger | SourceStatus
+EngineInput = Read | Trigger | SourceStatus | VehicleRead
 
 __all__ = ["EngineInput", "PassageEvent", "merge", "replay"]
 

@@ -18,6 +18,14 @@ engine counts them as dropped, it never guesses).
 >>> from gateway.lane.triggers import Trigger
 >>> zones.trigger_roles(Trigger("rdr", 0.0, port=2))
 [('lane1', 'exit')]
+
+A lane controller names its lane and role itself (MQTT, the HTTP API); a lane the site does not have
+is nowhere:
+
+>>> zones.trigger_roles(Trigger("plc", 0.0, kind="external", lane="lane1", role="entry"))
+[('lane1', 'entry')]
+>>> zones.trigger_roles(Trigger("plc", 0.0, kind="external", lane="lane9", role="entry"))
+[]
 """
 
 from __future__ import annotations
@@ -47,9 +55,12 @@ class Placement:
 
 class ZoneMap:
     def __init__(self, placements: Sequence[Placement], triggers: dict[tuple[str, int | None],
-                 list[tuple[str, TriggerRole]]], lane_defaults: dict[str, Direction]) -> None:
+                 list[tuple[str, TriggerRole]]], lane_defaults: dict[str, Direction],
+                 plate_countries: dict[str, str] | None = None, open_on: dict[str, str] | None = None) -> None:
         self.placements = tuple(placements)
         self.lane_defaults = dict(lane_defaults)
+        self.plate_countries = dict(plate_countries or {})  # lane -> default country of its plates
+        self.open_on = dict(open_on or {})  # lane -> "trigger" where only triggers open passages
         self._by_channel = {(p.source, p.channel): p for p in placements if p.channel != "*"}
         self._by_source = {p.source: p for p in placements if p.channel == "*"}
         self._sources = {p.source for p in placements}
@@ -77,7 +88,9 @@ class ZoneMap:
                 placements.append(Placement(lane.id, camera.zone, camera.id, "*", None, engine.camera_min_reads))
                 role: TriggerRole = "presence" if camera.zone == "portal" else camera.zone
                 triggers.setdefault((camera.id, None), []).append((lane.id, role))
-        return cls(placements, triggers, {lane.id: lane.default_direction for lane in lanes})
+        return cls(placements, triggers, {lane.id: lane.default_direction for lane in lanes},
+                   {lane.id: lane.plate_country for lane in lanes if lane.plate_country},
+                   {lane.id: lane.open_on or engine.open_on for lane in lanes})
 
     def locate(self, source: str, channel: str) -> Placement | None:
         return self._by_channel.get((source, channel)) or self._by_source.get(source)
@@ -87,6 +100,10 @@ class ZoneMap:
 
     def trigger_roles(self, trigger: Trigger) -> list[tuple[str, TriggerRole]]:
         """(lane, role) pairs this trigger acts on; empty if the configuration does not wire it."""
+        if trigger.kind == "external":
+            if trigger.lane in self.lane_defaults and trigger.role is not None:
+                return [(trigger.lane, trigger.role)]
+            return []
         return list(self._triggers.get((trigger.source, trigger.port), ()))
 
     @property

@@ -58,12 +58,12 @@ from typing import Any
 
 from gateway.config.mqtt import MqttConfig
 from gateway.enrichment.result import Decision, EnrichmentResult
-from gateway.lane.passage import Passage, PassageEvent
+from gateway.lane.passage import Passage, PassageEvent, VehicleEvidence
 from gateway.publishing import cloudevents as ce
 from gateway.publishing.epcis import EpcisContext, PassageEvents, build_events, format_time
 from gateway.publishing.outbox import OutboxMessage
 from gateway.publishing.payloads import JSON, SOFTWARE
-from gateway.publishing.projections import project
+from gateway.publishing.projections import project, project_passage
 from gateway.publishing.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Composed:
     """What one call composed: the messages to store (in this order) and what they say."""
 
     messages: list[OutboxMessage] = field(default_factory=list)
-    event_hash: str | None = None  # the observation's CBV event hash (None: nothing to observe)
+    event_hash: str | None = None  # the record's key: the CBV event hash, or the passage key (no EPCIS)
     customs_id: str | None = None  # CloudEvents id of the customs record (None: no record)
     decision: Decision | None = None
 
@@ -187,10 +187,17 @@ class Composer:
         return Composed(messages, record.event_hash, record.customs_id, record.decision)
 
     def observe(self, passage: Passage, mrns: Sequence[str], now: float) -> str | None:
-        """The event hash of the passage's observation (composed now with ``mrns`` unless known), so that
-        the caller can choose the revision of a record before composing it; ``None``: nothing read."""
+        """The key of the passage's record: the event hash of its observation (composed now with ``mrns``
+        unless known), or, for a passage that carried no GS1 identifier (a vehicle seen by loops and cameras
+        only: no EPCIS event), :meth:`passage_key`; so that the caller can choose the revision of a record
+        before composing it."""
         observed = self._observe(passage, mrns, now)
-        return observed.events.event_hash if observed is not None else None
+        return observed.events.event_hash if observed is not None else self.passage_key(passage)
+
+    def passage_key(self, passage: Passage) -> str:
+        """What identifies the record of a passage without an EPCIS event (its CloudEvents ids derive from it):
+        deterministic, like an event hash, from the gateway and the passage id."""
+        return f"urn:bx:passage:{self.site}:{self.gateway}:{passage.id}"
 
     # -- the retained lane state ------------------------------------------------------------------------
 
@@ -240,7 +247,7 @@ class Composer:
         p = event.passage
         lane = self._lane(p.lane)
         time_ = format_time(event.time)
-        data = {"kind": event.kind, "time": time_, "passage": summary}
+        data = {"kind": event.kind, "time": time_, "passage": project_passage(summary, "ops")}
         return self._event(lane, "passage", lane.passage, id=f"{lane.source}#passage/{p.id}/{event.kind}/"
                            f"{int(event.time * 1000)}", time=time_, schema="bx.passage.v1", data=data,
                            audience="ops", expiry=self.cfg.expiry.ops_s, correlation=p.id)
@@ -283,9 +290,14 @@ class Composer:
         mrns = result.mrns
         first = self._observation(passage, mrns, summary, now)
         observed = self._observed.get(passage.id)
-        if observed is None:
-            return Composed()
-        event_hash = observed.events.event_hash
+        if observed is None:  # nothing read, only seen (loops, plates): a record all the same, without EPCIS
+            event_hash = self.passage_key(passage)
+            observation: dict[str, Any] = {}
+            time_ = format_time(passage.closed_at if passage.closed_at is not None else passage.opened_at)
+        else:
+            event_hash = observed.events.event_hash
+            observation = {"eventHash": event_hash, "epcis": observed.document}
+            time_ = observed.events.object_event["eventTime"]
         blocks = result.model_dump(mode="json", by_alias=True, exclude_none=True, include=_RECORD_BLOCKS)
         provenance: dict[str, Any] = {"gatewayId": self.gateway, "software": self.software}
         if "rulesVersion" in blocks:
@@ -293,14 +305,12 @@ class Composer:
         provenance["masterData"] = blocks["masterData"]
         decision = result.decision
         record: dict[str, Any] = {
-            "audience": "customs", "revision": revision,
-            "observation": {"eventHash": event_hash, "epcis": observed.document},
+            "audience": "customs", "revision": revision, "observation": observation,
             "passage": summary, "decision": decision,
             "links": blocks["links"], "products": blocks["products"], "parties": blocks["parties"],
             "flags": blocks["flags"], "routing": blocks["routing"], "provenance": provenance,
         }
         lane = self._lane(passage.lane)
-        time_ = observed.events.object_event["eventTime"]
         subject = f"mrn:{mrns[0]}" if mrns else None
         expiry = self.cfg.expiry
         customs_id = ce.projection_id(event_hash, "customs", revision)
@@ -309,8 +319,8 @@ class Composer:
                                     schema="bx.enriched.v1", data=project(record, "customs"), audience="customs",
                                     expiry=expiry.customs_s, subject=subject, correlation=passage.id))
         for flag in record["flags"]:
-            data = {"audience": "customs", "eventHash": event_hash, "lane": passage.lane, "passageId": passage.id,
-                    "flag": flag}
+            data = {"audience": "customs", **({"eventHash": event_hash} if observed is not None else {}),
+                    "lane": passage.lane, "passageId": passage.id, "flag": flag}
             messages.append(self._event(lane, "lane.flag", self.topics.flag(flag["severity"]),
                                         id=ce.flag_id(event_hash, flag["code"], revision), time=time_,
                                         schema="bx.flag.v1", data=data, audience="customs",
@@ -381,4 +391,23 @@ def passage_summary(p: Passage) -> dict[str, Any]:
         out["closeReason"] = p.close_reason
     out["counts"] = p.counts()
     out["triggers"] = list(p.triggers)
+    if p.vehicle:
+        out["vehicle"] = [vehicle_seen(v) for v in p.vehicle]
+    return out
+
+
+def vehicle_seen(v: VehicleEvidence) -> dict[str, Any]:
+    """One plate or container code of a passage (:class:`~gateway.publishing.payloads.VehicleSeen`, wire form)."""
+    out: dict[str, Any] = {"kind": v.kind, "value": v.value, "text": v.text}
+    if v.confidence is not None:
+        out["confidence"] = v.confidence
+    if v.country is not None:
+        out["country"] = v.country
+    out.update(positions=list(v.positions), reads=v.reads, sources=list(v.sources))
+    if v.error is not None:
+        out["error"] = v.error
+    if v.candidates:
+        out["candidates"] = [list(c) for c in v.candidates]
+    if v.image_ref is not None:
+        out["imageRef"] = v.image_ref
     return out

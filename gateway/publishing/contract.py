@@ -170,9 +170,19 @@ _PARAMETERS = {"reply": "one or more topic levels the requester chooses (its res
 # pre-clearance system publishes to the gateway, and the gateway's answers.  The record schemas are the
 # enrichment models' own (gateway/enrichment/schemas/), written next to this document as well so that
 # the contract folder stands alone.
-INTAKE_FILES = {"declarations": "declaration.v1.json", "products": "product.v1.json", "parties": "party.v1.json"}
+INTAKE_FILES = {"declarations": "declaration.v1.json", "products": "product.v1.json", "parties": "party.v1.json",
+                "movements": "movement.v1.json"}
+TRIGGER_FILE = "lane-trigger.v1.json"
 INTAKE_ANSWER_FILE = "intake-answer.v1.json"
 _INTAKE_SWITCH = "Subscribed only when enrichment.intake_mqtt is true (persistent session, QoS 1)."
+
+
+def lane_trigger_schema() -> dict[str, Any]:
+    from gateway.lane.external import TriggerMessage
+
+    schema = TriggerMessage.model_json_schema(mode="validation")
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": TRIGGER_FILE,
+            "title": "bx.lane-trigger.v1"}
 
 
 def intake_answer_schema() -> dict[str, Any]:
@@ -205,6 +215,20 @@ def _add_intake(channels: dict[str, Any], operations: dict[str, Any], messages: 
         operations[f"receive{cid[0].upper()}{cid[1:]}"] = {
             "action": "receive", "channel": {"$ref": f"#/channels/{cid}"},
             "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
+    messages["lane-trigger"] = {"name": "bx.lane-trigger.v1", "contentType": "application/json",
+                                "payload": {"$ref": f"./{TRIGGER_FILE}"}, "bindings": {"mqtt": reply}}
+    channels["intakeLaneTrigger"] = {
+        "address": "bx/v1/in/{site}/{gw}/lane/{lane}/trigger",
+        "description": "A lane controller's or PLC's trigger: a vehicle detected (or gone) at the lane's entry, "
+                       "exit or presence input. Goes to the lane engine at once (it opens and closes passages like "
+                       "a loop on a reader's GPI); a refused one is answered on the intake error topic (kind "
+                       "trigger). Subscribed only when lane_engine.intake_mqtt is true.",
+        "parameters": {**params, "lane": {"description": "configured lane id"}},
+        "messages": {"lane-trigger": {"$ref": "#/components/messages/lane-trigger"}},
+    }
+    operations["receiveIntakeLaneTrigger"] = {
+        "action": "receive", "channel": {"$ref": "#/channels/intakeLaneTrigger"},
+        "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
     messages["intake-answer"] = {"name": "bx.intake-answer.v1", "contentType": "application/json",
                                  "payload": {"$ref": f"./{INTAKE_ANSWER_FILE}"},
                                  "bindings": {"mqtt": {"bindingVersion": "0.2.0", "payloadFormatIndicator": 1}}}
@@ -286,6 +310,7 @@ def generate() -> dict[str, str]:
     files = {name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in payload_schemas().items()}
     files.update({name: intake_schemas.render(name) for name in INTAKE_FILES.values()})
     files[INTAKE_ANSWER_FILE] = json.dumps(intake_answer_schema(), indent=2, sort_keys=True) + "\n"
+    files[TRIGGER_FILE] = json.dumps(lane_trigger_schema(), indent=2, sort_keys=True) + "\n"
     files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
     return files
 

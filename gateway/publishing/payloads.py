@@ -141,8 +141,28 @@ class LaneState(Payload):
     time: str
 
 
+class VehicleSeen(Payload):
+    """A number plate or container code read on the vehicle (ANPR / OCR cameras).
+
+    Customs receive it whole; the ops topics receive a plate's ``value`` masked (first and last
+    character) and none of ``text``, ``country``, ``sources``, ``candidates``, ``imageRef``; the agencies
+    none of it (:mod:`gateway.publishing.projections`).  A plate is personal data."""
+
+    kind: Literal["plate", "container"]
+    value: str = Field(description="comparison key: letters and digits of the plate, the ISO 6346 code")
+    text: str | None = Field(None, description="as the camera printed it")
+    confidence: float | None = Field(None, description="the best read's, 0..1")
+    country: str | None = Field(None, description="ISO 3166 alpha-2: the camera's, else the lane's default")
+    positions: list[str] = Field(default_factory=list, description="front, rear, trailer, container")
+    reads: int | None = None
+    sources: list[str] = Field(default_factory=list, description="camera ids")
+    error: str | None = Field(None, description="why it is not a key (a wrong ISO 6346 check digit)")
+    candidates: list[list[Any]] = Field(default_factory=list, description="other readings: [value, confidence]")
+    image_ref: str | None = None
+
+
 class PassageSummary(Payload):
-    """A passage without its identifiers (they are in the EPCIS event)."""
+    """A passage without its identifiers (they are in the EPCIS event), with what the vehicle showed."""
 
     id: str
     lane: str
@@ -156,6 +176,7 @@ class PassageSummary(Payload):
     close_reason: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     triggers: list[str] = Field(default_factory=list)
+    vehicle: list[VehicleSeen] = Field(default_factory=list, description="plates and container codes read")
 
 
 class PassageLifecycle(Payload):
@@ -177,7 +198,9 @@ class Provenance(Payload):
 
 
 class Observation(Payload):
-    event_hash: str = Field(description="CBV 2.0 event hash of the ObjectEvent: the join key of all messages")
+    event_hash: str | None = Field(
+        None, description="CBV 2.0 event hash of the ObjectEvent: the join key of all messages; absent when the "
+        "passage carried no GS1 identifier (a vehicle seen only by loops and cameras: no EPCIS event)")
     epcis: dict[str, Any] | None = Field(
         None, description="EPCISDocument with the core ObjectEvent (and AggregationEvent) exactly as hashed")
 
@@ -214,7 +237,7 @@ class FlagData(Payload):
     """``customs/{site}/{gw}/flag/{severity}``: one flag, for alerting."""
 
     audience: Literal["customs"] = "customs"
-    event_hash: str
+    event_hash: str | None = Field(None, description="absent when the passage has no EPCIS event")
     lane: str
     passage_id: str
     flag: Flag

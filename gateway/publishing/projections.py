@@ -9,6 +9,11 @@ carrying different projections of the same :class:`~gateway.publishing.payloads.
   persons masked;
 * ``ops``: the passage summary and the proceed / go-to-bay decision.
 
+Number plates are personal data: customs receive them (the passage's ``vehicle`` block, the plate
+links), the ops audience a masked plate (``B*****4``: enough to tell trucks apart at the lane), the
+agencies none (a link made by a plate is dropped from their ``links``; container codes stay, as
+transport equipment).
+
 :data:`CLASSIFICATION` maps each field path of the record to the audiences that receive it; a
 field missing from the table is an error (at run time and in the tests), so a new field is never
 published by accident.
@@ -25,7 +30,7 @@ from typing import Any, Literal
 
 from gateway.publishing.payloads import Audience, EnrichedData
 
-Treatment = Literal["keep", "mask_natural_person"]
+Treatment = Literal["keep", "mask_natural_person", "mask_plate"]
 AUDIENCES: tuple[Audience, ...] = ("customs", "sps", "cites", "ops")
 
 _ALL: dict[str, Treatment] = {a: "keep" for a in AUDIENCES}
@@ -34,7 +39,9 @@ _AGENCIES: dict[str, Treatment] = {"customs": "keep", "sps": "keep", "cites": "k
 _AGENCIES_MASKED: dict[str, Treatment] = {"customs": "keep", "sps": "mask_natural_person",
                                          "cites": "mask_natural_person"}
 _CUSTOMS_OPS: dict[str, Treatment] = {"customs": "keep", "ops": "keep"}
-
+_PLATE: dict[str, Treatment] = {"customs": "keep", "ops": "mask_plate"}
+# links made by a plate (``keyType`` plate) go to customs only; the rest of ``links`` as classified
+_CUSTOMS_ONLY_LINK_KEYS = frozenset({"plate"})
 # field path (dots; list items share their list's path) -> audience -> treatment
 CLASSIFICATION: dict[str, dict[str, Treatment]] = {
     "audience": _ALL,
@@ -52,6 +59,18 @@ CLASSIFICATION: dict[str, dict[str, Treatment]] = {
     "passage.closeReason": _CUSTOMS_OPS,
     "passage.counts": _ALL,
     "passage.triggers": _CUSTOMS_OPS,
+    "passage.vehicle": _CUSTOMS_OPS,  # plates: personal data (masked for ops, never to the agencies)
+    "passage.vehicle.kind": _CUSTOMS_OPS,
+    "passage.vehicle.value": _PLATE,
+    "passage.vehicle.text": _CUSTOMS,
+    "passage.vehicle.confidence": _CUSTOMS_OPS,
+    "passage.vehicle.country": _CUSTOMS,
+    "passage.vehicle.positions": _CUSTOMS_OPS,
+    "passage.vehicle.reads": _CUSTOMS_OPS,
+    "passage.vehicle.sources": _CUSTOMS,
+    "passage.vehicle.error": _CUSTOMS_OPS,
+    "passage.vehicle.candidates": _CUSTOMS,
+    "passage.vehicle.imageRef": _CUSTOMS,
     "decision": _CUSTOMS_OPS,
     "links": _AGENCIES,
     "links.mrn": _AGENCIES,  # a document reference
@@ -104,7 +123,17 @@ CLASSIFICATION: dict[str, dict[str, Treatment]] = {
     "provenance.masterData": _CUSTOMS,
 }
 # Values inside these fields are opaque (free-form dicts): classified as a whole.
-OPAQUE = frozenset({"observation.epcis", "passage.counts", "flags.evidence", "provenance.masterData"})
+OPAQUE = frozenset({"observation.epcis", "passage.counts", "flags.evidence", "provenance.masterData",
+                    "passage.vehicle.candidates"})
+
+
+def mask_plate(value: str) -> str:
+    """A plate as the ops audience sees it: its first and last characters, the rest starred.
+
+    >>> mask_plate("BXY1234"), mask_plate("AB")
+    ('B*****4', '**')
+    """
+    return value[0] + "*" * (len(value) - 2) + value[-1] if len(value) > 2 else "*" * len(value)
 
 
 # Audiences that keep every field unchanged (customs).
@@ -129,12 +158,18 @@ def _project(value: Any, path: str, audience: Audience, masked: bool) -> Any:
                 continue
             if treatment == "mask_natural_person" and natural:
                 continue  # natural persons: no name or ids outside customs
+            if treatment == "mask_plate":
+                out[key] = mask_plate(str(item)) if value.get("kind") == "plate" else item
+                continue
             if child in OPAQUE or not isinstance(item, (dict, list)):
                 out[key] = item
             else:
                 out[key] = _project(item, child, audience, natural)
         return out
     if isinstance(value, list):
+        if path == "links" and audience != "customs":
+            value = [item for item in value if not (isinstance(item, dict)
+                                                    and item.get("keyType") in _CUSTOMS_ONLY_LINK_KEYS)]
         return [_project(item, path, audience, masked) for item in value]
     return value
 
@@ -142,6 +177,15 @@ def _project(value: Any, path: str, audience: Audience, masked: bool) -> Any:
 @lru_cache(maxsize=1024)
 def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def project_passage(summary: dict[str, Any], audience: Audience) -> dict[str, Any]:
+    """A passage summary (wire form) as ``audience`` may see it: the ops lifecycle messages use the same
+    classification as the ``passage`` block of the enriched record (plates masked for ops)."""
+    if audience == "customs" or "vehicle" not in summary:
+        return summary
+    projected: dict[str, Any] = _project(summary, "passage", audience, False)
+    return projected
 
 
 def project(record: EnrichedData | dict[str, Any], audience: Audience) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import SiteConfig
+from gateway.reads import Trigger
 from gateway.service.live import LiveState
 from gateway.service.metrics import Metrics
 
@@ -24,3 +25,4 @@ class ApiContext:
     ready: Callable[[], bool] = field(default=lambda: True)
     passage_query: Callable[..., list[dict[str, Any]]] | None = None
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None  # gateway.service.reload (run only)
+    trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, handed to the lane engine

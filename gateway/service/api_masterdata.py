@@ -18,15 +18,16 @@ from fastapi.concurrency import run_in_threadpool
 from gateway.enrichment._base import STORE_INT_MAX
 from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.importer import ImportReport, import_records, parse_csv_text, parse_json_text
+from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
-from gateway.enrichment.store import DeclarationConflict, Store
+from gateway.enrichment.store import DeclarationConflict, MovementConflict, Store
 from gateway.service.api_context import ApiContext
 
 if TYPE_CHECKING:
     from gateway.service.auth import TokenAuth
 
-What = Literal["declarations", "products", "parties"]
+What = Literal["declarations", "products", "parties", "movements"]
 
 
 def _report(report: ImportReport) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
             ctx.metrics.intake_errors.labels("http", what).inc(len({e.row for e in report.errors}))
         return _report(report)
 
-    def dump(model: Declaration | Product | Party) -> dict[str, Any]:
+    def dump(model: Declaration | Product | Party | Movement) -> dict[str, Any]:
         return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     @app.post("/api/declarations", tags=["declarations"], dependencies=write, status_code=201)
@@ -130,6 +131,28 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
             raise HTTPException(404, detail="no such party")
         return dump(party)
 
+    @app.post("/api/movements", tags=["movements"], dependencies=write, status_code=201)
+    def create_movement(body: Movement, response: Response) -> dict[str, Any]:
+        """A movement (``bx.movement.v1``): the declarations of one crossing under one reference (GVMS-like)."""
+        try:
+            result = store().upsert_movement(body)
+        except MovementConflict as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        if result.outcome != "created":
+            response.status_code = 200
+        return {"ref": result.key, "version": result.version, "outcome": result.outcome}
+
+    @app.get("/api/movements/{ref}", tags=["movements"], dependencies=read)
+    def get_movement(ref: str) -> dict[str, Any]:
+        movement = store().movement(ref)
+        if movement is None:
+            raise HTTPException(404, detail="no such movement")
+        return dump(movement)
+
+    @app.post("/api/movements/bulk", tags=["movements"], dependencies=write)
+    def bulk_movements(body: list[dict[str, Any]]) -> dict[str, Any]:
+        return _report(import_records(store(), "movements", body))
+
     async def import_body(what: What, request: Request) -> dict[str, Any]:
         raw = await request.body()
         try:
@@ -146,12 +169,12 @@ def add_masterdata_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> Non
         report = await run_in_threadpool(import_records, store(), what, records)
         return counted(what, report)
 
-    for what in ("declarations", "products", "parties"):
+    for what in ("declarations", "products", "parties", "movements"):
         app.add_api_route(
             f"/api/{what}/import",
             _make_import(import_body, what),
             methods=["POST"],
-            tags=["master data" if what != "declarations" else "declarations"],
+            tags=["master data" if what not in ("declarations", "movements") else what],
             dependencies=write,
             summary=f"import {what} (JSON array, JSON Lines or CSV)",
         )

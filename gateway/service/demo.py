@@ -7,10 +7,14 @@ gateway with ``config/demo.yaml``, the sample master data and declarations of
 ``config/demo-data/`` (their ETAs moved to now), and the dashboard.  A console view lists the
 passages and the messages the pre-clearance system receives.
 
-The scenario: four trucks in two lanes within 60 seconds (then again), with cross-reads between
+The scenario: seven trucks in two lanes within 60 seconds (then again), with cross-reads between
 the lanes.  A clean truck matches its declaration; the others raise ``SPS_DOC_MISSING`` and
 ``EXPIRED`` (frozen beef, no CHED-P, expired batch), ``SSCC_NOT_DECLARED``, ``HS_MISMATCH`` and
 ``COUNT_MISMATCH`` (biscuits), ``NO_DECLARATION`` and ``SSCC_NOT_DECLARED`` (an undeclared truck).
+Three more are seen by induction loops on the LLRP reader's GPIs and by ANPR cameras (simulated
+Rekor and Hikvision cameras posting to the gateway's ``anpr+webhook`` sources): an untagged,
+undeclared truck (``NO_DECLARATION``), an untagged truck whose plate is a movement's (linked by its
+plate alone), and a tagged truck whose plate is not its declaration's (``TRANSPORT_MISMATCH``).
 
 One scenario clock.  Three simulators read the same scenario: the LLRP reader (asyncio, on the
 loop's monotonic clock), the Mercury module (a thread, on ``time.monotonic()``) and the camera
@@ -53,7 +57,7 @@ from gateway.shipped import shipped
 
 if TYPE_CHECKING:
     from gateway.enrichment.store import Store
-    from gateway.reads import Read
+    from gateway.reads import Read, Trigger, VehicleRead
     from gateway.service.gateway import Gateway
     from simulators.scenario import Scenario
 
@@ -70,6 +74,9 @@ DEFAULT_API_PORT = 8080
 LEAD_S = 2.0
 CAMERA_FPS = 8  # as in config/demo.yaml; the offline replay puts a label's read where the camera confirms it
 CAMERA_MIN_FRAMES = 2  # the camera driver's default confirmation
+# The demo's ANPR cameras (config/demo.yaml) and the variable that gives each its webhook port.
+ANPR_PORTS = {"anpr-l1-front": "BX_DEMO_ANPR_L1_FRONT", "anpr-l1-rear": "BX_DEMO_ANPR_L1_REAR",
+              "anpr-l2-front": "BX_DEMO_ANPR_L2_FRONT"}
 
 
 class DemoError(RuntimeError):
@@ -99,6 +106,7 @@ def _api_port(requested: int | None) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     # Import the heavy parts (FastAPI, OpenCV, the codecs) before the scenario clock is set.
     from gateway.service.wiring import build
+    from simulators.anpr_sim import AnprCameraSimulator
     from simulators.camera_sim.timeline import write_timeline
     from simulators.llrp_sim import LLRPReaderSimulator
     from simulators.mercury_sim import MercurySimulator
@@ -125,7 +133,7 @@ async def _demo(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         t0_mono = loop.time() + LEAD_S
         t0_wall = time.time() + LEAD_S
-        llrp = LLRPReaderSimulator(scenario.world, "llrp-sim", speed=speed)
+        llrp = LLRPReaderSimulator(scenario.world, "llrp-sim", speed=speed, gpi=scenario.gpi)
         await llrp.start(t0=t0_mono)
         stack.push_async_callback(llrp.stop)
         mercury = MercurySimulator(scenario.world, "mercury-sim", speed=speed).start(t0=t0_mono)
@@ -141,8 +149,13 @@ async def _demo(args: argparse.Namespace) -> int:
             "BX_DEMO_MQTT_URL": mqtt_url,
             "BX_DEMO_API_PORT": str(api_port),
             "BX_DEMO_DATA": str(workdir / "data"),
+            **{variable: str(free_port()) for variable in ANPR_PORTS.values()},
         })
         config = load_config(args.config or CONFIG)
+        anpr = AnprCameraSimulator(scenario.sightings, anpr_targets(config), speed=speed,
+                                   repeat_s=(scenario.repeat_s / speed) if scenario.repeat_s else None)
+        await anpr.start(t0=t0_mono)
+        stack.push_async_callback(anpr.stop)
         gateway = build(config)
         stack.callback(gateway.store.close)
         load_demo_data(gateway.store, t0_wall)
@@ -188,16 +201,36 @@ def _camera_appearances(scenario: Scenario, speed: float) -> list[dict[str, Any]
              "labels": [{"kind": kind, "data": data} for kind, data in a.labels]} for a in scenario.camera]
 
 
+def anpr_targets(config: SiteConfig) -> dict[str, Any]:
+    """Where each ANPR camera of the configuration is reached (its webhook) and the format it posts."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from simulators.anpr_sim import CameraTarget
+
+    targets: dict[str, Any] = {}
+    for lane in config.lanes:
+        for camera in lane.cameras:
+            parts = urlsplit(camera.url)
+            if parts.scheme != "anpr+webhook":
+                continue
+            preset = parse_qs(parts.query).get("preset", ["rekor"])[-1]
+            targets[camera.id] = CameraTarget(f"http://{parts.hostname}:{parts.port}{parts.path}", preset,
+                                              pictures=preset == "hikvision")
+    return targets
+
+
 def load_demo_data(store: Store, t0: float) -> None:
-    """Products, parties and declarations, with every ETA moved to the demo's start."""
+    """Products, parties, declarations and movements, with every ETA moved to the demo's start."""
     from gateway.enrichment.importer import import_records
 
     eta = datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds")
-    for what in ("parties", "products", "declarations"):
+    for what in ("parties", "products", "declarations", "movements"):
         records = json.loads((DATA / f"{what}.json").read_text(encoding="utf-8"))
-        if what == "declarations":
-            for record in records:
+        for record in records:
+            if what == "declarations":
                 record.setdefault("activeTransport", {})["eta"] = eta
+            elif what == "movements":
+                record["eta"] = eta
         report = import_records(store, what, records)
         if report.errors:
             raise DemoError(f"demo data {what}: {report.summary()}")
@@ -259,12 +292,13 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     end = period * cycles
     rfid = world_reads(scenario.world, t0=t0, t1=end)
     camera = _camera_reads(scenario, _camera_id(config), t0, cycles, period)
+    vehicles = vehicle_events(scenario, t0, cycles, period)
     directory = Path(tempfile.mkdtemp(prefix="bx-demo-replay-"))
     try:
         with Store.for_storage_dir(directory) as store:
             load_demo_data(store, t0)
             engine, enricher = LaneEngine.from_site(config), Enricher(store, config.enrichment)
-            events = replay(engine, merge(rfid, camera), until=t0 + end, tick_every=0.2, start=t0)
+            events = replay(engine, merge(rfid, camera, vehicles), until=t0 + end, tick_every=0.2, start=t0)
             events += engine.close_all(t0 + end)
             records = []
             for event in events:
@@ -275,8 +309,26 @@ def offline_summary(seed: int, scenario_path: str | Path = SCENARIO, config_path
     return summarize(records)
 
 
+def vehicle_events(scenario: Scenario, t0: float, cycles: int, period: float) -> list[Trigger | VehicleRead]:
+    """The loops (GPI edges, as the LLRP simulator plays them) and the ANPR cameras' readings, on host time
+    ``t0 + scenario time``, in time order (the offline replay and the golden capture feed them)."""
+    from gateway.reads import Trigger
+    from gateway.vehicle import vehicle_read
+    from simulators.scenario import edges_between
+
+    triggers: list[Trigger | VehicleRead] = [
+        Trigger(edge.reader, t0 + edge.time, port=edge.port, active=edge.high)
+        for edge in edges_between(scenario.gpi, -1e-9, period * cycles, scenario.repeat_s)]
+    plates: list[Trigger | VehicleRead] = [
+        vehicle_read(v.camera, t0 + cycle * period + v.time, v.kind, v.text,  # type: ignore[arg-type]
+                     confidence=v.confidence, position=v.position)  # type: ignore[arg-type]
+        for cycle in range(cycles) for v in scenario.sightings]
+    return sorted(triggers + plates, key=lambda e: e.host_time)
+
+
 def _camera_id(config: SiteConfig) -> str:
-    cameras = [camera.id for lane in config.lanes for camera in lane.cameras]
+    cameras = [camera.id for lane in config.lanes for camera in lane.cameras
+               if camera.url.startswith(("camera:", "images:"))]
     if len(cameras) != 1:
         raise DemoError(f"the demo replay expects one camera, the configuration has {len(cameras)}")
     return cameras[0]
@@ -342,7 +394,7 @@ class ConsoleView:
                            f"(try: mosquitto_sub -h {host} -p {port} -t '{self.topic}' -v)")
         self.console.rule("[bold]gs1-border-gateway demo")
         self.console.print(f"readers    LLRP {self.llrp}, Mercury {self.mercury}; camera: simulated")
-        self.console.print(f"scenario   4 trucks, 2 lanes, repeating every 60 s; seed {self.seed}; Ctrl-C stops\n")
+        self.console.print(f"scenario   7 trucks, 2 lanes, repeating every 60 s; seed {self.seed}; Ctrl-C stops\n")
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bx-demo-console-{os.getpid()}")
         client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
         client.on_message = self._on_message

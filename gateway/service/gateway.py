@@ -35,7 +35,7 @@ from gateway.lane.passage import PassageEvent
 from gateway.lane.triggers import Trigger
 from gateway.publishing.outbox import OutboxFull
 from gateway.publishing.publisher import Publisher
-from gateway.reads import SourceEvent, SourceStatus, health
+from gateway.reads import SourceEvent, SourceStatus, VehicleRead, health
 from gateway.service.api import ApiContext, create_app
 from gateway.service.http_server import EmbeddedServer, make_server
 from gateway.service.live import LiveState
@@ -80,6 +80,7 @@ class Gateway:
                                         lambda: float(publisher.outbox_state().get("oldest_age_s") or 0))
         self.metrics.watch(rejected=lambda: self.engine.stats.dropped, published=publisher.published,
                            failed=lambda: _failed(publisher.outbox_state()))
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sources = self.plan_sources(config)
         for source_id, (kind, url, lanes) in self._sources.items():
             self.live.add_source(source_id, kind, url, lanes)
@@ -92,7 +93,8 @@ class Gateway:
         plan: dict[str, tuple[str, str, list[str]]] = {}
         for lane in config.lanes:
             for reader in lane.readers:
-                plan.setdefault(reader.id, ("reader", reader.url, []))[2].append(lane.id)
+                # an LLRP reader's URL gains the GPI ports its lanes use (gpi_entry / gpi_exit)
+                plan.setdefault(reader.id, ("reader", config.reader_url(reader.id), []))[2].append(lane.id)
             for camera in lane.cameras:
                 plan.setdefault(camera.id, ("camera", camera.url, []))[2].append(lane.id)
         return plan
@@ -100,8 +102,18 @@ class Gateway:
     # -- the data path ------------------------------------------------------------------
 
     def on_source_event(self, event: SourceEvent | Trigger) -> None:
-        if isinstance(event, Trigger):  # GPI edges and camera zones open/close passages
+        if isinstance(event, (Trigger, VehicleRead)):  # loops, camera zones, plates: the vehicle, not its goods
             self._handle_lane_events(self.engine.feed(event))
+            if isinstance(event, Trigger):
+                self.live.trigger_states(self.engine.trigger_states)
+                return
+            self.metrics.vehicle_reads.labels(event.source, event.kind).inc()
+            view = self.live.sources.get(event.source)
+            if view is not None:  # an ANPR camera's readings count as its reads on the dashboard
+                view.reads += 1
+                view.last_read = event.host_time
+                if not event.usable:
+                    view.errors += 1
             return
         if isinstance(event, SourceStatus):
             self.live.source_status(event)
@@ -184,8 +196,17 @@ class Gateway:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def submit(self, event: Trigger) -> None:
+        """A lane controller's trigger from another thread (the HTTP API's workers, the MQTT intake's network
+        thread): handed to the loop, which feeds the lane engine like any source event."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the gateway is not running")
+        loop.call_soon_threadsafe(self.on_source_event, event)
+
     async def run(self, serve_api: bool = True) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self.api_ctx.trigger = self.submit
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)

@@ -49,9 +49,11 @@ class LaneView:
     name: str | None
     current: dict[str, Any] | None = None  # the open passage, as published on the passage topic
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # input label -> {"active", "since"}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "current": self.current, "recent": list(self.recent)}
+        return {"id": self.id, "name": self.name, "current": self.current, "recent": list(self.recent),
+                "triggers": self.triggers}
 
 
 CLOSE = "close"  # the last message of every subscriber queue (see LiveState.close)
@@ -90,6 +92,19 @@ class LiveState:
             health.since = status.host_time
         health.state, health.detail = status.state, status.detail
         self.broadcast("source", health.as_dict())
+
+    def trigger_states(self, states: dict[str, dict[str, tuple[bool, float]]]) -> None:
+        """Each lane's presence inputs (loops, barriers, controllers): on or off, since when (the lane engine's)."""
+        changed = False
+        for lane_id, inputs in states.items():
+            lane = self.lanes.get(lane_id)
+            if lane is None:
+                continue
+            view = {label: {"active": active, "since": since} for label, (active, since) in sorted(inputs.items())}
+            if view != lane.triggers:
+                lane.triggers, changed = view, True
+        if changed:
+            self.broadcast("triggers", {lane_id: lane.triggers for lane_id, lane in self.lanes.items()})
 
     def passage_event(self, kind: str, payload: dict[str, Any]) -> None:
         lane = self.lanes.get(str(payload.get("lane")))

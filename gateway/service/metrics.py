@@ -33,6 +33,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.reads = Counter("bx_reads", "Raw reads received", ["source", "carrier"], registry=r)
+        self.vehicle_reads = Counter("bx_vehicle_reads", "Plates and container codes read by ANPR / OCR cameras",
+                                     ["source", "kind"], registry=r)
         self.read_errors = Counter("bx_read_errors", "Reads that did not decode to a GS1 key",
                                    ["source"], registry=r)
         self.decode_ok = Counter("bx_decodes", "Decoded carrier data", ["carrier", "result"], registry=r)

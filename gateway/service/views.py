@@ -1,7 +1,10 @@
 """JSON views of passages: one view for the API, the dashboard and the demo's console summary.
 
-Only keys and counts: no names, plates or EORIs ever appear here.  :func:`passage_view` is a
-passage as it is (open or closed); :func:`result_view` adds what its enrichment found.
+Keys, counts and the vehicle's plates and container codes (the officer at the lane needs the plate;
+the API's reads can require a token, ``api.read_tokens``): no names or EORIs ever appear here.
+:func:`passage_view` is a passage as it is (open or closed); :func:`result_view` adds what its
+enrichment found, including how the passage was linked (``linked_by``: GS1 keys, plate, trailer,
+container, movement, seal).
 
 >>> from gateway.identity import Identifier
 >>> from gateway.lane.passage import Evidence, Passage, SeenIdentifier
@@ -10,6 +13,8 @@ passage as it is (open or closed); :func:`result_view` adds what its enrichment 
 >>> view = result_view(p, None)
 >>> view["counts"], view["identifiers"][0]["key"], view["enrichment"]
 ({'sscc': 1}, '340123450000000017', 'failed')
+>>> linked_by(["declared-sscc-list", "movement-plate", "vehicle-plate-confusable"])
+['GS1 keys', 'movement (plate)', 'plate (one confusable character)']
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.enrichment.result import EnrichmentResult
-from gateway.lane.passage import Passage, SeenIdentifier
+from gateway.lane.passage import Passage, SeenIdentifier, VehicleEvidence
+
+# how a link was made (the linking rule, ``Link.via``) -> what the dashboard says
+_LINKED_BY = {"vehicle-plate": "plate", "vehicle-trailer": "trailer plate", "movement-plate": "movement (plate)",
+              "vehicle-plate-country": "plate (other country)",
+              "vehicle-plate-confusable": "plate (one confusable character)", "vehicle-plate-weak": "weak plate read",
+              "vehicle-container": "container", "movement-container": "movement (container)", "vehicle-seal": "seal"}
 
 
 def identifier_view(seen: SeenIdentifier) -> dict[str, Any]:
@@ -34,6 +45,16 @@ def identifier_view(seen: SeenIdentifier) -> dict[str, Any]:
     }
 
 
+def vehicle_view(v: VehicleEvidence) -> dict[str, Any]:
+    return {"kind": v.kind, "value": v.value, "text": v.text, "confidence": v.confidence, "country": v.country,
+            "positions": list(v.positions), "reads": v.reads, "error": v.error}
+
+
+def linked_by(vias: Any) -> list[str]:
+    """What made the links (``Link.via``), in words, each once: GS1 keys, or the vehicle's plate, container ..."""
+    return sorted({_LINKED_BY.get(str(via), "GS1 keys") for via in vias if via})
+
+
 def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
     """A passage with its identifiers (at most ``limit``) and the counts per key type."""
     return {
@@ -47,6 +68,8 @@ def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
         "counts": passage.counts(),
         "identifiers": [identifier_view(seen) for seen in passage.identifiers[:limit]],
         "truncated": len(passage.identifiers) > limit,
+        "vehicle": [vehicle_view(v) for v in passage.vehicle],
+        "triggers": list(passage.triggers),
     }
 
 
@@ -63,4 +86,5 @@ def result_view(passage: Passage, result: EnrichmentResult | None) -> dict[str, 
     view["routing"] = [{"agency": r.agency, "expected_docs": r.expected_docs, "present": r.present}
                        for r in result.routing]
     view["matches"] = {m.key: m.status for m in result.identifiers}
+    view["linked_by"] = linked_by(link.via for link in result.links)
     return view

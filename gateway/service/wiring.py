@@ -32,10 +32,11 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
-    if getattr(config.enrichment, "intake_mqtt", False):
+    triggers = config.lane_engine.intake_mqtt  # lane controllers' triggers on bx/v1/in/.../lane/{lane}/trigger
+    if getattr(config.enrichment, "intake_mqtt", False) or triggers:
         from gateway.enrichment.mqtt_intake import MqttIntake
 
-        intake = MqttIntake.from_config(store, config)
+        intake = MqttIntake.from_config(store, config, on_trigger=gateway.submit if triggers else None)
         intake.on_refused = lambda kind, count: gateway.metrics.intake_errors.labels("mqtt", kind).inc(count)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)

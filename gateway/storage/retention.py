@@ -4,7 +4,9 @@ Each kind of data the gateway keeps is one row of :data:`KINDS`: the database an
 and the time its retention period counts from.  ``storage.retention`` in the site file sets the
 period of each kind in days (``null``: kept until deleted by hand); the service applies the periods
 at start-up and then daily, and ``border-gateway purge [--dry-run]`` applies them at once.  A new kind
-of data (number plates, when the gateway keeps them) is one more row.
+of data is one more row: number plates are kept in declarations (their transport means) and in
+movements (``movements``, 30 days by default; the lane's own plate readings live only in the passages
+on their way to the broker).
 
 Rows are deleted with SQLite's ``secure_delete`` on, so that their content is overwritten in the file
 rather than left in free pages.  Passages live in the outbox only until the broker acknowledges them;
@@ -19,10 +21,10 @@ deletes outbox rows only while no gateway runs on the storage.
 >>> _ = db.executemany("INSERT INTO parties VALUES (?, ?)", [("old", 0.0), ("new", 400 * 86400.0)])
 >>> db.commit(); db.close()
 >>> [str(r) for r in purge({"enrichment": folder / "enrichment.sqlite"}, {"declarations": None},
-...                        now=500 * 86400.0, dry_run=True)]
+...                        now=500 * 86400.0, dry_run=True)][:3]
 ['passages: kept (no period set)', 'declarations: kept (no period set)', 'parties: 1 older than 365 days (dry run)']
 >>> [r.rows for r in purge({"enrichment": folder / "enrichment.sqlite"}, {}, now=500 * 86400.0)]
-[0, 0, 1]
+[0, 0, 1, 0]
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ KINDS: tuple[Kind, ...] = (
          "the expected arrival and the receipt"),
     Kind("parties", "enrichment", "parties", "stored", 365.0,
          "party master data (names, addresses, EORI, GLN); counted from when the record was last stored"),
+    Kind("movements", "enrichment", "movements", "MAX(stored, COALESCE(eta, 0))", 30.0,
+         "movements (the declarations of one crossing): vehicle and trailer number plates, container "
+         "numbers, declaration references; counted from the later of the expected arrival and the receipt"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 

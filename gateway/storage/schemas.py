@@ -11,6 +11,11 @@ an edit of an earlier one: files in the field hold every earlier version.
 2. ``stored`` (epoch seconds, set by SQLite on every insert and replacement) on declarations and
    parties, what retention counts from; rows already there get the time of the upgrade.  Deleting a
    declaration row deletes its linking keys (a trigger), so that retention deletes rows of one table.
+3. movements (``bx.movement.v1``: the declarations of one crossing, GVMS-like) with their linking keys
+   (plates, plate skeletons, containers, MRNs), deleted with their row; and the OCR skeleton of every
+   plate key already stored (``plate_sk``: confusable characters folded as in
+   :func:`gateway.vehicle.plate_skeleton`), so that a one-character misread finds its declaration in
+   one index probe.
 
 ``outbox`` (:mod:`gateway.publishing.outbox`)
 
@@ -107,9 +112,44 @@ CREATE INDEX parties_gln ON parties (gln) WHERE gln IS NOT NULL;
 CREATE INDEX parties_eori ON parties (eori) WHERE eori IS NOT NULL;
 """
 
+# gateway.vehicle.CONFUSABLE_GROUPS in SQL: every character of a group becomes the group's first one
+# (tests/enrichment/test_movements.py checks the two agree).
+PLATE_SKELETON_SQL = ("replace(replace(replace(replace(replace(replace(replace(replace({0}, 'O', '0'), 'D', '0'), "
+                      "'Q', '0'), 'I', '1'), 'Z', '2'), 'S', '5'), 'B', '8'), 'G', '6')")
+
+_ENRICHMENT_V3 = f"""
+CREATE TABLE IF NOT EXISTS movements (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0,
+    office TEXT,
+    eta REAL,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,
+    stored REAL NOT NULL DEFAULT {NOW},
+    UNIQUE (ref, version)
+);
+CREATE INDEX IF NOT EXISTS movements_office_eta ON movements (office, eta) WHERE current = 1;
+CREATE TABLE IF NOT EXISTS movement_keys (
+    key_type TEXT NOT NULL,
+    key TEXT NOT NULL,
+    movement_id INTEGER NOT NULL,
+    PRIMARY KEY (key_type, key, movement_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS movement_keys_movement ON movement_keys (movement_id);
+CREATE TRIGGER IF NOT EXISTS movements_keys AFTER DELETE ON movements
+BEGIN
+    DELETE FROM movement_keys WHERE movement_id = OLD.id;
+END;
+INSERT OR IGNORE INTO decl_keys (key_type, key, decl_id)
+    SELECT 'plate_sk', {PLATE_SKELETON_SQL.format("key")}, decl_id FROM decl_keys WHERE key_type = 'plate';
+"""
+
 ENRICHMENT = History("enrichment", (
     Migration(1, "release 0.1.0", _ENRICHMENT_V1),
     Migration(2, "stored times for retention; keys deleted with their declaration", _ENRICHMENT_V2),
+    Migration(3, "movements; OCR skeletons of plate keys", _ENRICHMENT_V3),
 ))
 
 _OUTBOX_V1 = """

@@ -23,6 +23,7 @@ from tests.central.helpers import Listener, publisher, send
 ROOT = Path(__file__).resolve().parents[2]
 DECLARATIONS = ROOT / "config" / "demo-data" / "declarations.json"
 APPLES, BEEF, BISCUITS = "25DE0040560000001A", "25DE0040560000002A", "25DE0040560000003A"
+MOVEMENT, MISMATCH = "25DE0040560000006A", "25DE0040560000007A"  # the demo's trucks 6 and 7 (issue 17)
 OFFICE_TOPIC = DecisionTopics("bx/v1", "-", "-").office_intake("DE004056")
 GATEWAY_TOPIC = DecisionTopics("bx/v1", "demo-post", "gw-demo").intake
 
@@ -50,11 +51,13 @@ def test_decisions_before_arrival_and_after_the_passage(broker: MosquittoBroker,
         rules=Rules(seed=3, random_inspection=0.0), store_dsn=postgres_dsn, store_schema=pg_schema))
     sim.start()
     try:
-        # before arrival: apples (plant health, certificate referenced) and beef (no CHED-P); biscuits deferred
-        assert decisions.wait_for(lambda got: len(got) >= 4)
+        # before arrival: apples (plant health, certificate referenced) and beef (no CHED-P); biscuits deferred;
+        # trucks 6 and 7 (brake discs, no agency) released
+        assert decisions.wait_for(lambda got: len(got) >= 6)
         before = {(d.mrn, d.agency): d.outcome for topic, d in _decided(decisions.got) if topic == OFFICE_TOPIC}
         assert before == {(APPLES, "PHYTO"): "documentary-check", (APPLES, "CUSTOMS"): "release",
-                          (BEEF, "VET"): "physical-inspection", (BEEF, "CUSTOMS"): "release"}
+                          (BEEF, "VET"): "physical-inspection", (BEEF, "CUSTOMS"): "release",
+                          (MOVEMENT, "CUSTOMS"): "release", (MISMATCH, "CUSTOMS"): "release"}
         assert all(d.office == "DE004056" for _t, d in _decided(decisions.got))
 
         sample = capture(seed=5)
@@ -75,7 +78,7 @@ def test_decisions_before_arrival_and_after_the_passage(broker: MosquittoBroker,
         assert all(d.location and d.reason_codes and d.agency == "CUSTOMS" for d in inspected.values())
         late = {(d.agency, d.outcome) for d in after if d.mrn == BISCUITS}
         assert ("CUSTOMS", "release") in late  # a late declaration decided after its passage, by MRN
-        assert not any(d.mrn in (APPLES, BEEF) for d in after)  # decided before arrival: not again
+        assert not any(d.mrn in (APPLES, BEEF, MOVEMENT, MISMATCH) for d in after)  # decided before: not again
 
         decided = len(decisions.got)
         send(client, [m for p in sample.passages for m in p.messages if m.kind == "enriched"])  # redelivered
@@ -139,8 +142,9 @@ def test_declarations_lodged_later_are_decided_at_the_next_rescan(broker: Mosqui
     sim.start()
     try:
         assert decisions.wait_for(lambda got: len(got) >= 2)  # apples: plant health and customs
-        lodged.write_text(json.dumps([*records, {"not": "a declaration"}]), encoding="utf-8")  # two more, one bad
-        assert decisions.wait_for(lambda got: {d.mrn for _t, d in _decided(got)} == {APPLES, BEEF, BISCUITS})
+        lodged.write_text(json.dumps([*records, {"not": "a declaration"}]), encoding="utf-8")  # four more, one bad
+        assert decisions.wait_for(lambda got: {d.mrn for _t, d in _decided(got)} == {APPLES, BEEF, BISCUITS, MOVEMENT,
+                                                                                     MISMATCH})
         assert {topic for topic, _d in _decided(decisions.got)} == {GATEWAY_TOPIC}
         assert len(decisions.got) == len({d.decision_id for _t, d in _decided(decisions.got)})  # none twice
     finally:

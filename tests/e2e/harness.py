@@ -83,7 +83,7 @@ class Site:
         loop = self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=loop.run_forever, name="e2e-llrp-sim", daemon=True)
         self._thread.start()
-        self.llrp = LLRPReaderSimulator(self.scenario.world, LLRP, faults=self.llrp_faults)
+        self.llrp = LLRPReaderSimulator(self.scenario.world, LLRP, faults=self.llrp_faults, gpi=self.scenario.gpi)
         self.mercury = MercurySimulator(self.scenario.world, MERCURY)
         self.t0 = time.time()
         self.run(self.llrp.start())
@@ -169,11 +169,14 @@ def load_demo_data(storage: Path, eta: float) -> dict[str, int]:
     storage.mkdir(parents=True, exist_ok=True)
     loaded: dict[str, int] = {}
     with Store.for_storage_dir(storage) as store:
-        for what in ("parties", "products", "declarations"):
+        for what in ("parties", "products", "declarations", "movements"):
             records = json.loads((DEMO_DATA / f"{what}.json").read_text(encoding="utf-8"))
-            if what == "declarations":
-                for record in records:
-                    record["activeTransport"]["eta"] = datetime.fromtimestamp(eta, UTC).isoformat(timespec="seconds")
+            when = datetime.fromtimestamp(eta, UTC).isoformat(timespec="seconds")
+            for record in records:
+                if what == "declarations":
+                    record["activeTransport"]["eta"] = when
+                elif what == "movements":
+                    record["eta"] = when
             report = import_records(store, what, records)
             assert not report.errors, f"demo {what}: {report.summary()}"
             loaded[what] = len(records)

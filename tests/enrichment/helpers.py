@@ -11,7 +11,8 @@ from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.product import Product
 from gateway.gs1.check_digit import with_check_digit
 from gateway.identity import Identifier
-from gateway.lane.passage import Evidence, Passage, SeenIdentifier
+from gateway.lane.passage import Evidence, Passage, SeenIdentifier, VehicleEvidence
+from gateway.vehicle import vehicle_read
 
 OFFICE = "DE004056"
 ETA = "2025-03-01T10:30:00Z"
@@ -85,10 +86,29 @@ def ident(*elements: tuple[str, str]) -> Identifier:
     return Identifier.from_elements(list(elements))
 
 
-def passage(*idents: Identifier, at: float = LANE_TIME, triggers: Sequence[str] = (), pid: str = "p-1") -> Passage:
+def vehicle_ev(kind: str, text: str, confidence: float | None = 0.9, country: str | None = None,
+               position: str = "front", at: float = LANE_TIME) -> VehicleEvidence:
+    """A plate or container code as the lane engine puts it on a passage (normalised by gateway.vehicle)."""
+    read = vehicle_read("anpr", at - 3, kind, text, confidence=confidence, country=country,  # type: ignore[arg-type]
+                        position=position)  # type: ignore[arg-type]
+    return VehicleEvidence(read.kind, read.value, read.text, read.confidence, read.country, (position,), at - 3,
+                           at - 2, 2, ("anpr",), read.error)
+
+
+def passage(*idents: Identifier, at: float = LANE_TIME, triggers: Sequence[str] = (), pid: str = "p-1",
+            vehicle: Sequence[VehicleEvidence] = ()) -> Passage:
+    """``triggers`` written ``plate:B-XY 1234`` or ``container:CSQU3054383`` become vehicle evidence."""
     seen = tuple(SeenIdentifier(i, Evidence(at - 5, at - 1, reads=3)) for i in idents)
+    evidence = list(vehicle)
+    labels = []
+    for trigger in triggers:
+        kind, _, value = trigger.partition(":")
+        if kind in ("plate", "container"):
+            evidence.append(vehicle_ev(kind, value, at=at, position="front" if kind == "plate" else "container"))
+        else:
+            labels.append(trigger)
     return Passage(id=pid, lane="lane1", direction="inbound", state="closed", opened_at=at - 10, closed_at=at,
-                   close_reason="quiet", identifiers=seen, triggers=tuple(triggers))
+                   close_reason="quiet", identifiers=seen, triggers=tuple(labels), vehicle=tuple(evidence))
 
 
 def deep(data: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,9 @@ def test_no_declaration(enricher: Enricher) -> None:
     r = enricher.enrich(passage(triggers=["plate:B-ND 4004"]), LANE_TIME)
     [f] = only(r.flags, "NO_DECLARATION")
     assert f.severity == "high"
-    assert enricher.enrich(passage(), LANE_TIME).flags == []  # nothing seen at all: nothing to say
+    # a loop saw a vehicle nothing could identify: undeclared as far as anyone can tell (issue 17)
+    [f] = enricher.enrich(passage(), LANE_TIME).flags
+    assert f.code == "NO_DECLARATION" and f.message == "nothing identified the vehicle"
 
 
 def test_sscc_not_declared_medium_when_vehicle_is_declared(store: Store, enricher: Enricher) -> None:

@@ -69,9 +69,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_cli_entry_point_imports_demo_data(tmp_path: Path) -> None:
     from gateway.cli.import_cmd import handle
 
-    for what in ("parties", "products", "declarations"):
+    for what in ("parties", "products", "declarations", "movements"):
         args = _args(what, ROOT / "config" / "demo-data" / f"{what}.json", tmp_path / "db.sqlite")
         assert handle(args) == 0
     with Store(tmp_path / "db.sqlite") as s:
-        assert s.counts() | {"keys": 0} == {"declarations": 3, "declaration_versions": 3, "products": 4,
-                                            "parties": 4, "keys": 0}
+        assert s.counts() | {"keys": 0} == {"declarations": 5, "declaration_versions": 5, "products": 4,
+                                            "parties": 4, "movements": 1, "keys": 0}

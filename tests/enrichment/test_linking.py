@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.enrichment.declaration import Declaration
 from gateway.enrichment.enricher import Enricher
+from gateway.enrichment.linking import VehicleObservation
 from gateway.enrichment.result import EnrichmentResult
 from gateway.enrichment.store import Store
 from tests.enrichment.helpers import (
@@ -80,7 +81,7 @@ def test_vehicle_plate_container_seal(store: Store, enricher: Enricher) -> None:
     assert [(d.mrn, d.vehicle_via) for d in r.declaration_refs] == [(mrn(1), "vehicle-plate")]
     r = enricher.enrich(passage(triggers=["container:CSQU 305438 3"]), LANE_TIME)
     assert [(d.mrn, d.vehicle_via) for d in r.declaration_refs] == [(mrn(2), "vehicle-container")]
-    r = enricher.enrich(passage(triggers=["seal:tr1234567"]), LANE_TIME)
+    r = enricher.enrich(passage(), LANE_TIME, vehicle=VehicleObservation(seals=("tr1234567",)))
     assert [(d.mrn, d.vehicle_via) for d in r.declaration_refs] == [(mrn(2), "vehicle-seal")]
     # expected & missing: the plate linked declaration 1, whose two SSCCs were not seen
     r = enricher.enrich(passage(triggers=["plate:B-XY 1234"]), LANE_TIME)

@@ -214,9 +214,11 @@ def test_the_intake_is_in_the_contract_and_the_topic_docs() -> None:
     docs = (SCHEMA_DIR.parents[2] / "docs" / "mqtt-topics.md").read_text(encoding="utf-8")
     assert "enrichment.intake_mqtt" in docs
     for kind, topic in intake_topics("bx/v1", "{site}", "{gw}").items():
+        topic = topic.replace("/+/", "/{lane}/")  # the lane trigger topic, as the contract names its parameter
         assert topic in addresses, topic
         assert f"`{topic}`" in docs, topic
-        assert kind == "error" or "enrichment.intake_mqtt" in addresses[topic]["description"]
+        switch = "lane_engine.intake_mqtt" if kind == "trigger" else "enrichment.intake_mqtt"
+        assert kind == "error" or switch in addresses[topic]["description"]
         for ref in addresses[topic]["messages"].values():
             message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]]
             text = json.dumps(message["payload"])

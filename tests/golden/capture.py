@@ -188,6 +188,7 @@ def _events(config: Any) -> list[Any]:
 
     scenario, period = _scenario()
     reads = _rfid_reads(scenario, period) + demo._camera_reads(scenario, demo._camera_id(config), T0, 1, period)
+    reads += demo.vehicle_events(scenario, T0, 1, period)  # the loops and the ANPR cameras (issue 17)
     sources = sorted({reader.id for lane in config.lanes for reader in lane.readers}
                      | {camera.id for lane in config.lanes for camera in lane.cameras})
     statuses = [SourceStatus(s, "starting", "opening rtsp://admin:secret@10.0.0.7/stream?token=x", T0 - 1.0)

@@ -144,7 +144,8 @@ def test_demo_prints_the_dashboard_and_broker_first_and_serves_the_api(demo_60s:
     assert second.startswith("broker     mqtt://127.0.0.1:"), demo_60s.output()
     assert demo_60s.health is not None and demo_60s.health["status"] == "ok", demo_60s.output()
     states = {s["id"]: s["state"] for s in _sources(demo_60s.sources)}
-    assert states == {"llrp-sim": "connected", "mercury-sim": "connected", "cam-sim": "connected"}
+    assert states == {"llrp-sim": "connected", "mercury-sim": "connected", "cam-sim": "connected",
+                      "anpr-l1-front": "connected", "anpr-l1-rear": "connected", "anpr-l2-front": "connected"}
 
 
 def test_demo_exits_cleanly_and_leaves_nothing_behind(demo_60s: DemoRun) -> None:
@@ -166,12 +167,21 @@ def test_demo_raises_the_five_flags_and_the_clean_truck_none(demo_60s: DemoRun) 
     clean = [r for r in summary["results"] if CLEAN_TRUCK_SSCC in r["identifiers"]]
     assert clean == [{"lane": "lane1", "identifiers": ["04012345000016.9001", CLEAN_TRUCK_SSCC, "340123450000001021"],
                       "declarations": [CLEAN_TRUCK_MRN], "flags": []}]
-    assert summary["clean_passages"] == 1
+    assert summary["clean_passages"] == 2  # the clean truck, and truck 6 linked by its plate (a movement)
     # every passage was published: an observation and an enriched record each, flags and SPS referrals
     published = summary["published"]
-    assert published.get("customs/enriched") == summary["passages"] == 4
-    assert published.get("customs/observation") == 4
+    assert published.get("customs/enriched") == summary["passages"] == 7
+    assert published.get("customs/observation") == 5  # trucks 5 and 6 carried no GS1 key: no EPCIS event
     assert published.get("sps/referral", 0) >= 1
+
+
+def test_demo_sees_the_untagged_trucks_by_their_loops_and_plates(demo_60s: DemoRun) -> None:
+    """Issue 17: trucks 5-7, seen by the loops on the LLRP reader's GPIs and by the ANPR cameras."""
+    results = demo_60s.summary["results"]
+    assert {"lane": "lane1", "identifiers": [], "declarations": [], "flags": ["NO_DECLARATION"]} in results
+    assert {"lane": "lane1", "identifiers": [], "declarations": ["25DE0040560000006A"], "flags": []} in results
+    assert {"lane": "lane2", "identifiers": ["340123450000007016"], "declarations": ["25DE0040560000007A"],
+            "flags": ["TRANSPORT_MISMATCH"]} in results
 
 
 def test_demo_equals_the_offline_replay_of_its_seed(demo_60s: DemoRun) -> None:

@@ -94,7 +94,7 @@ def test_backup_while_writing_then_restore(tmp_path: Path, capsys: pytest.Captur
     keys = copy.execute("SELECT count(*) FROM decl_keys k JOIN declarations d ON d.id = k.decl_id "
                         "WHERE d.mrn LIKE '25DE0000%'").fetchone()[0]
     copy.close()
-    assert 20 <= in_copy <= written[0] and keys == 2 * in_copy  # each has its MRN and plate key: no half rows
+    assert 20 <= in_copy <= written[0] and keys == 3 * in_copy  # its MRN, plate and plate skeleton keys: no half rows
 
     # Later changes are undone by the restore; the replaced files are kept.
     with Store(data / "enrichment.sqlite") as store:
@@ -103,7 +103,7 @@ def test_backup_while_writing_then_restore(tmp_path: Path, capsys: pytest.Captur
     assert "the replaced files are kept as *.pre-restore" in capsys.readouterr().out
     with Store(data / "enrichment.sqlite") as store:
         assert store.declaration(f"25DE{99_999:014d}") is None
-        assert store.counts()["declarations"] == 3 + in_copy
+        assert store.counts()["declarations"] == 5 + in_copy  # the demo data's five, and the copied ones
     assert (data / "enrichment.sqlite.pre-restore").exists() and not (data / "enrichment.sqlite-wal").exists()
     box = Outbox(data / "outbox.sqlite")
     assert box.depth() == 1
@@ -161,13 +161,13 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     assert main(["purge", "-c", str(site), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "passages: 1 older than 2 days (dry run)", "declarations: 3 older than 30 days (dry run)",
-        "parties: 1 older than 10 days (dry run)"]
+        "passages: 1 older than 2 days (dry run)", "declarations: 5 older than 30 days (dry run)",
+        "parties: 1 older than 10 days (dry run)", "movements: 0 older than 30 days (dry run)"]
     with StorageLock(data):  # a gateway runs: it applies the passages' period itself
         assert main(["purge", "-c", str(site)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "passages: left to the running gateway (outbox database)", "declarations: 3 older than 30 days",
-        "parties: 1 older than 10 days"]
+        "passages: left to the running gateway (outbox database)", "declarations: 5 older than 30 days",
+        "parties: 1 older than 10 days", "movements: 0 older than 30 days"]
     with Store(data / "enrichment.sqlite") as store:
         assert list(store.iter_mrns()) == [f"25DE{1:014d}"]
         assert store.party("p-private-buyer") is None and store.counts()["parties"] == 3
@@ -181,7 +181,7 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_retention_kinds_and_defaults() -> None:
     assert [(k.name, k.default_days) for k in KINDS] == [("passages", None), ("declarations", 90.0),
-                                                         ("parties", 365.0)]
+                                                         ("parties", 365.0), ("movements", 30.0)]
     assert outbox_max_age({}, 7 * DAY) == 7 * DAY
     assert outbox_max_age({"passages": 2}, 7 * DAY) == 2 * DAY
     assert outbox_max_age({"passages": 30}, 7 * DAY) == 7 * DAY
@@ -203,7 +203,8 @@ def test_the_service_job_purges_at_start_and_leaves_the_outbox(tmp_path: Path) -
     finally:
         job.stop()
     assert [str(r) for r in job.runs[0]] == ["passages: left to the running gateway (outbox database)",
-                                             "declarations: 3 older than 90 days", "parties: kept (no period set)"]
+                                             "declarations: 5 older than 90 days", "parties: kept (no period set)",
+                                             "movements: 0 older than 30 days"]
 
 
 @pytest.mark.parametrize("outbox", [None, "elsewhere/outbox.sqlite"])
