@@ -77,7 +77,7 @@ def test_the_dashboard_shows_unknown_until_the_direction_is_decided(tmp_path: Pa
         gateway.publisher.outbox.close()
         gateway.store.close()
 
-    assert len(closed) == 2 and set(closed.values()) == {"inbound"}
+    assert len(closed) >= 2 and set(closed.values()) == {"inbound"}  # the tagged trucks of lane 2
     assert {pid for pid, _ in shown} == set(closed), shown
     for pid in closed:
         directions = [direction for p, direction in shown if p == pid]
