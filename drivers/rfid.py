@@ -33,8 +33,20 @@ Decoded = tuple[Identifier | None, str | None, str | None]  # identifier, EPC sc
 
 
 @lru_cache(maxsize=65536)
-def decode_epc(epc_hex: str, pc: int | None = None) -> Decoded:
-    """``(identifier, scheme, error)`` for an EPC in lower-case hex (with its PC word, if known)."""
+def decode_epc(epc_hex: str, pc: int | None = None, xpc_w1: int | None = None,
+               xpc_w2: int | None = None) -> Decoded:
+    """``(identifier, scheme, error)`` for an EPC in lower-case hex, with the PC and XPC words the reader
+    reported beside it, if any (every driver separates them from the EPC bits: LLRP's C1G2PC and
+    C1G2XPCW1/W2 parameters, the serial modules' records, the vendor feeds' ``pc``).
+
+    >>> decode_epc("3074257bf7194e4000001a85", 0x3000)[1]
+    'sgtin-96'
+
+    The toggle bit says the memory holds an ISO UII, never an EPC, whatever its first byte looks like:
+
+    >>> decode_epc("3074257bf7194e4000001a85", 0x3100)[2].split(":")[0]
+    'NonGS1AFIError'
+    """
     try:
         from gateway.gs1.epc import decode
     except Exception as exc:  # pragma: no cover - depends on the deployment
@@ -45,15 +57,16 @@ def decode_epc(epc_hex: str, pc: int | None = None) -> Decoded:
         if pc is None or (pc & 0x0300 == 0 and (pc >> 11) * 4 == len(epc_hex)):
             epc = decode(epc_hex)
         else:
-            epc = decode(bytes.fromhex(f"{pc:04x}{epc_hex}"), form="pc-epc")
+            epc = decode(epc_hex, pc=pc, xpc_w1=xpc_w1, xpc_w2=xpc_w2)
         return epc.to_identifier(), str(epc.scheme), None
     except Exception as exc:  # the codec's typed errors, or a key type the identity model does not know
         return None, None, f"{type(exc).__name__}: {exc}"
 
 
 def rfid_read(source: str, channel: str, epc_hex: str, host_time: float, *, pc: int | None = None,
-              **fields: Any) -> Read:
-    """One tag read as every driver delivers it; ``fields`` are the rest of :class:`Read` (RSSI, counts ...)."""
-    ident, scheme, error = decode_epc(epc_hex, pc)
+              xpc: tuple[int, ...] = (), **fields: Any) -> Read:
+    """One tag read as every driver delivers it; ``xpc`` the XPC words reported beside the EPC, ``fields``
+    the rest of :class:`Read` (RSSI, counts ...)."""
+    ident, scheme, error = decode_epc(epc_hex, pc, *xpc[:2])
     return Read(source=source, channel=channel, carrier="rfid", raw=epc_hex, host_time=host_time,
                 identifier=ident, scheme=scheme, error=error, pc=pc, **fields)

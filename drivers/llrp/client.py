@@ -89,7 +89,7 @@ def status_text(msg: Message) -> str:
 def to_read(source: str, r: TagReport, host_time: float, frequencies: tuple[int, ...] = ()) -> Read:
     """A :class:`TagReport` as the normalised :class:`Read`."""
     raw = r.epc.hex()
-    ident, scheme, error = decode_epc(raw)
+    ident, scheme, error = decode_epc(raw, r.pc, r.xpc_w1, r.xpc_w2)  # the PC word first: T = 1 is never an EPC
     micros = r.last_seen_utc if r.last_seen_utc is not None else r.first_seen_utc
     source_time = micros / 1e6 if micros is not None else None
     extra: dict[str, object] = {}

@@ -156,6 +156,7 @@ class MercurySource(SerialSource):
             rec.epc.hex(),
             host_time,
             pc=rec.pc,
+            xpc=rec.xpc,
             source_time=self._base_time + ts / 1000.0 if ts is not None else None,
             rssi_dbm=float(rec.rssi_dbm) if rec.rssi_dbm is not None else None,
             count=rec.read_count if rec.read_count else 1,

@@ -434,3 +434,33 @@ def test_client_against_replayed_real_captures() -> None:
         assert reads[0].source_time == 1594174805.140192 and reads[0].channel == "1"
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_the_pc_word_reported_beside_the_epc_is_honoured() -> None:
+    """LLRP reports PC_Bits (C1G2PC) and XPC_W1/W2 beside the EPC: the toggle bit (T = 1, an ISO UII with
+    an AFI) is never decoded as an EPC, even when the bits look like an SGTIN-96; XPC words beside the EPC
+    are not part of it (TDS 2.3 §9.3-9.4, §15.2; the EPC is the TDS Annex E SGTIN-96 example)."""
+    sgtin = bytes.fromhex("3074257bf7194e4000001a85")
+    iso = TagReport(epc=sgtin, antenna=1, peak_rssi=-50, pc=0x3100 | 0xA2)  # L=6, T=1, AFI 0xA2
+    xpc = TagReport(epc=sgtin, antenna=2, peak_rssi=-50, pc=0x3200, xpc_w1=0x0100)  # L=6, XI=1, XPC_W1 beside
+
+    async def body(sim: LLRPReaderSimulator) -> None:
+        src = open_source("d", url(sim))
+        events: list[SourceEvent] = []
+
+        async def consume() -> None:
+            async for ev in src.events():
+                events.append(ev)
+
+        task = asyncio.create_task(consume())
+        await _until(lambda: len(reads_of(events)) >= 1)
+        assert await sim.inject(Message(61, 9, {}, (iso.to_param(), xpc.to_param())).encode())
+        await _until(lambda: {r.pc for r in reads_of(events)} >= {iso.pc, xpc.pc})
+        await src.close()
+        await asyncio.wait_for(task, 5)
+        [not_epc] = [r for r in reads_of(events) if r.pc == iso.pc]
+        assert not_epc.identifier is None and not_epc.error and "AFI=0xA2" in not_epc.error
+        [with_xpc] = [r for r in reads_of(events) if r.pc == xpc.pc]
+        assert with_xpc.identifier is not None and with_xpc.identifier.key == "80614141123458.6789", with_xpc.error
+
+    run(body)
