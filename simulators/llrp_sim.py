@@ -20,6 +20,9 @@ dropped on GET_ROSPECS while a ROSpec is Inactive.  Without faults the reader fo
 ``max_version`` chooses the reader generation: 2 (default) speaks LLRP 1.1 and negotiates,
 1 is a 1.0.1-only reader (most Impinj Speedway firmwares) that refuses the version messages.
 
+General-purpose outputs: :attr:`LLRPReaderSimulator.gpo` is what the outputs drive now and
+:attr:`LLRPReaderSimulator.gpo_history` every write with its scenario time (a reboot sets them all low).
+
 General-purpose inputs: ``gpi`` is the scenario's loop timeline for this reader (:class:`GpiEdge`
 from :mod:`simulators.scenario`, played on the scenario clock and repeated with the world), and
 :meth:`LLRPReaderSimulator.set_gpi` drives a port by hand; either way the edge goes through the
@@ -181,6 +184,16 @@ class LLRPReaderSimulator:
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
+
+    @property
+    def gpo(self) -> dict[int, bool]:
+        """What the reader's general-purpose outputs drive now (port -> high)."""
+        return dict(self.model.gpo_state)
+
+    @property
+    def gpo_history(self) -> list[tuple[float, int, bool]]:
+        """Every output write since the last power-up: (scenario seconds, port, high)."""
+        return list(self.model.gpo_history)
 
     def go_silent(self) -> None:
         """Stop sending anything on the current connection (a network black hole)."""

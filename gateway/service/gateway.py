@@ -31,6 +31,7 @@ from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.result import EnrichmentResult
 from gateway.lane.engine import LaneEngine
 from gateway.lane.events import LaneEvent
+from gateway.lane.gpo import GpoSignalSink
 from gateway.lane.passage import PassageEvent
 from gateway.lane.triggers import Trigger
 from gateway.publishing.outbox import OutboxFull
@@ -71,6 +72,8 @@ class Gateway:
         self._server: EmbeddedServer | None = None
         self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
         self.on_stop: list[Callable[[], None]] = []
+        # Lane signal states on LLRP outputs (lanes[].gpo): ``gpo_signals.signal(lane, state)``; None without any.
+        self.gpo_signals: GpoSignalSink | None = None
         self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=self.store,
                                   outbox_state=publisher.outbox_state, asyncapi=asyncapi,
                                   ready=lambda: publisher.connected)

@@ -32,6 +32,12 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
+    if any(lane.gpo for lane in config.lanes):  # lane signals on the LLRP readers' outputs, at rest from the start
+        from gateway.lane.gpo import GpoSignalSink
+
+        sink = gateway.gpo_signals = GpoSignalSink(config)
+        gateway.on_start.append(sink.start)
+        gateway.on_stop.append(sink.stop)
     triggers = config.lane_engine.intake_mqtt  # lane controllers' triggers on bx/v1/in/.../lane/{lane}/trigger
     if getattr(config.enrichment, "intake_mqtt", False) or triggers:
         from gateway.enrichment.mqtt_intake import MqttIntake
