@@ -11,6 +11,7 @@ from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.store import Store
 from gateway.lane.engine import LaneEngine
+from gateway.lane.journal import JOURNAL_DB, OpenPassages
 from gateway.publishing.publisher import Publisher
 from gateway.service.gateway import Gateway
 from gateway.storage.files import databases
@@ -29,6 +30,8 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     outbox = publisher.outbox
     outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
     gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi)
+    journal = gateway.journal = OpenPassages(directory / JOURNAL_DB)  # passages a crash left open: closed at start
+    gateway.on_stop.append(journal.close)  # after the shutdown closed (and removed) every open passage
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
