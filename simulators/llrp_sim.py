@@ -40,7 +40,8 @@ reader model (enabled ports only) and out on the real connection as a GPIEvent.
 >>> asyncio.run(demo())
 'ConnectionAttemptEvent'
 
-CLI: ``border-gateway simulate rfid-llrp --port 0 --tags 20 --rate 500`` prints ``host:port``.
+CLI: ``border-gateway simulate rfid-llrp --port 0 --tags 20 --rate 500`` prints ``host:port``, then a
+``gpo 1=high 2=low 3=low 4=low`` line each time a client changes the outputs.
 """
 
 from __future__ import annotations
@@ -458,13 +459,35 @@ def main(args: argparse.Namespace) -> int:
                                   max_version=VERSION_1_1 if args.llrp_version == "1.1" else VERSION_1_0_1)
         host, port = await sim.start()
         print(f"{host}:{port}", flush=True)
+        watch = asyncio.create_task(_print_outputs(sim))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        watch.cancel()
         await sim.stop()
 
     asyncio.run(run())
     return 0
+
+
+def format_outputs(levels: dict[int, bool]) -> str:
+    """The status line printed when a client changes the outputs.
+
+    >>> format_outputs({1: True, 2: False})
+    'gpo 1=high 2=low'
+    """
+    return "gpo " + " ".join(f"{port}={'high' if high else 'low'}" for port, high in sorted(levels.items()))
+
+
+async def _print_outputs(sim: LLRPReaderSimulator, every_s: float = 0.05) -> None:
+    """CLI status: one line on stdout each time the outputs change (after the ``host:port`` line)."""
+    last = sim.gpo
+    while True:
+        await asyncio.sleep(every_s)
+        now = sim.gpo
+        if now != last:
+            print(format_outputs(now), flush=True)
+            last = now

@@ -54,11 +54,7 @@ class GpoWrite:
 
 def plan(lane: LaneConfig, state: SignalState) -> list[GpoWrite]:
     """The writes that show ``state`` on ``lane``'s outputs (see the module docstring); pure."""
-    off: dict[tuple[str, int], bool] = {}
-    for outputs in lane.gpo.values():
-        for out in outputs:
-            off.setdefault((out.reader, out.port), not out.value)
-    now = dict(off)
+    now = {(w.reader, w.port): w.high for w in _all_off(lane)}
     later: list[GpoWrite] = []
     for out in lane.gpo.get(state, []):
         key = (out.reader, out.port)
@@ -66,6 +62,15 @@ def plan(lane: LaneConfig, state: SignalState) -> list[GpoWrite]:
         if out.pattern == "pulse":
             later.append(GpoWrite(out.reader, out.port, not out.value, out.pulse_ms / 1000.0))
     return [GpoWrite(r, p, high) for (r, p), high in sorted(now.items())] + later
+
+
+def _all_off(lane: LaneConfig) -> list[GpoWrite]:
+    """Every output of ``lane`` off (the opposite of its ``value``): a lane removed by a reload."""
+    off: dict[tuple[str, int], bool] = {}
+    for outputs in lane.gpo.values():
+        for out in outputs:
+            off.setdefault((out.reader, out.port), not out.value)
+    return [GpoWrite(r, p, high) for (r, p), high in sorted(off.items())]
 
 
 class GpoSignalSink:
@@ -79,6 +84,29 @@ class GpoSignalSink:
         self._timers: dict[str, list[threading.Timer]] = {lane: [] for lane in self._lanes}
         self.states: dict[str, SignalState] = {}  # lane -> the state its outputs show
         self._closed = False
+
+    def reconfigure(self, config: SiteConfig) -> None:
+        """A configuration reload: a removed lane's outputs go off, a lane whose mapping changed (or a new
+        lane) turns off the ports it no longer uses and shows its current state (a new one rests) with the
+        new mapping; the other lanes are untouched."""
+        with self._lock:
+            old, self._lanes = self._lanes, {lane.id: lane for lane in config.lanes}
+            for lane_id, lane in old.items():
+                if lane_id not in self._lanes:
+                    for timer in self._timers.pop(lane_id, []):
+                        timer.cancel()
+                    self._generation.pop(lane_id, None)
+                    self.states.pop(lane_id, None)
+                    self._apply(_all_off(lane))
+            for lane_id, lane in self._lanes.items():
+                self._generation.setdefault(lane_id, 0)
+                self._timers.setdefault(lane_id, [])
+                before = old.get(lane_id)
+                if before is None or before.gpo != lane.gpo or before.gpo_rest_after_s != lane.gpo_rest_after_s:
+                    if before is not None:  # ports the lane no longer uses go off
+                        kept = {(w.reader, w.port) for w in _all_off(lane)}
+                        self._apply([w for w in _all_off(before) if (w.reader, w.port) not in kept])
+                    self.signal(lane_id, self.states.get(lane_id, REST_STATE))
 
     def start(self) -> None:
         """Every lane starts at rest (``stop``), whatever the outputs showed before."""

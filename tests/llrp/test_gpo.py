@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -235,3 +239,62 @@ def test_config_check_names_the_bad_output() -> None:
         {"stop": [{"reader": "r", "port": 0}]})
     assert "lanes[0].gpo.green" in problems({"green": [{"reader": "r", "port": 1}]})
     assert "lanes[0].gpo.hold[0].pattern" in problems({"hold": [{"reader": "r", "port": 1, "pattern": "blink"}]})
+
+
+def test_a_reload_applies_the_new_mapping_and_turns_a_removed_lanes_outputs_off() -> None:
+    def config(lanes: list[dict[str, Any]]) -> Any:
+        return parse_config({"site": "s", "gateway": "g", "lanes": lanes})
+
+    reader = {"id": "gpo-reload", "url": "llrp://127.0.0.1"}
+    lane1 = {"id": "l1", "readers": [reader], "gpo": {"stop": [{"reader": "gpo-reload", "port": 1}],
+                                                      "proceed": [{"reader": "gpo-reload", "port": 2}]}}
+    lane2 = {"id": "l2", "readers": [{**reader, "antennas": {2: {}}}],
+             "gpo": {"hold": [{"reader": "gpo-reload", "port": 4}]}}
+    outputs = outputs_for("gpo-reload")
+    sink = GpoSignalSink(config([lane1, lane2]))
+    sink.start()
+    sink.signal("l1", "proceed")
+    sink.signal("l2", "hold")
+    assert outputs.levels() == {1: False, 2: True, 4: True}
+    # Lane 1's green lamp moves from port 2 to port 3; lane 2 is removed: its amber lamp goes off.
+    moved = {**lane1, "gpo": {"stop": [{"reader": "gpo-reload", "port": 1}],
+                              "proceed": [{"reader": "gpo-reload", "port": 3}]}}
+    sink.reconfigure(config([moved]))
+    assert sink.states == {"l1": "proceed"}
+    assert outputs.levels() == {1: False, 2: False, 3: True, 4: False}
+    sink.stop()
+
+
+def test_the_simulate_command_prints_each_output_change() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    sim = subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "rfid-llrp", "--host", "127.0.0.1",
+                            "--port", "0", "--tags", "1", "--rate", "5"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+    try:
+        assert sim.stdout is not None
+        host, port = sim.stdout.readline().strip().rsplit(":", 1)
+
+        async def write() -> None:
+            src = open_source("gpo-cli", f"llrp://{host}:{port}?timeout=3")
+            assert isinstance(src, LLRPSource)
+            events: list[SourceEvent] = []
+
+            async def consume() -> None:
+                async for event in src.events():
+                    events.append(event)
+            task = asyncio.create_task(consume())
+            await wait_for(lambda: any(isinstance(e, SourceStatus) and e.state == "connected" for e in events))
+            await src.write_gpo({2: True})
+            await src.close()
+            await asyncio.wait_for(task, 5.0)
+
+        asyncio.run(write())
+        assert sim.stdout.readline().strip() == "gpo 1=low 2=high 3=low 4=low"
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait(10)
