@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from drivers.registry import open_source
 from gateway.config import ConfigError, parse_config
 from gateway.lane.gpo import GpoSignalSink, plan
 from gateway.reads import SourceEvent, SourceStatus
+from gateway.service.broker import LOOPBACK
 from simulators.llrp_sim import LLRPReaderSimulator
 from simulators.tag_world import TagWorld
+from tests.service.test_run_service import Service, _clear_retained, site_config
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "llrp"
 
@@ -298,3 +301,29 @@ def test_the_simulate_command_prints_each_output_change() -> None:
         except subprocess.TimeoutExpired:
             sim.kill()
             sim.wait(10)
+
+
+def test_run_sets_every_lane_at_rest_on_the_readers_outputs(mqtt_broker: Any, tmp_path: Path) -> None:
+    """``border-gateway run`` with ``lanes[].gpo``: once the reader connects, its outputs show ``stop``."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="gpo-run-sim", daemon=True)
+    thread.start()
+    sim = LLRPReaderSimulator(TagWorld.steady("gpo-run", 1, 5.0), "gpo-run")
+    asyncio.run_coroutine_threadsafe(sim.start(), loop).result(10)
+    gateway = f"gw-gpo-{os.getpid()}"
+    config = site_config(gateway, mqtt_broker, tmp_path / "data", [
+        {"id": "gpo-run", "url": f"llrp://{LOOPBACK}:{sim.port}?antennas=1", "gpos": 4}])
+    config["lanes"][0]["gpo"] = {"stop": [{"reader": "gpo-run", "port": 1}],
+                                 "proceed": [{"reader": "gpo-run", "port": 2}]}
+    service = Service(config, tmp_path).start()
+    try:
+        service.wait_until("the reader's outputs at rest (stop)", lambda: sim.gpo == {1: True, 2: False, 3: False,
+                                                                                      4: False}, timeout=60)
+        assert service.terminate() == 0, service.output()
+    finally:
+        service.kill()
+        _clear_retained(mqtt_broker, gateway)
+        asyncio.run_coroutine_threadsafe(sim.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
