@@ -321,7 +321,8 @@ class LLRPSource:
             changes: asyncio.Queue[dict[int, bool]] = asyncio.Queue()
 
             def hand_over(change: dict[int, bool]) -> None:  # any thread: handed to this loop
-                loop.call_soon_threadsafe(changes.put_nowait, change)
+                with contextlib.suppress(RuntimeError):  # the loop is closing: the next connection writes it
+                    loop.call_soon_threadsafe(changes.put_nowait, change)
 
             levels = self.gpo.attach(hand_over)
             if levels:
