@@ -23,7 +23,7 @@ buffer) and follows the standard where clients trip over readers:
   :meth:`ReaderModel.set_gpi` is the loop wired to a port: an edge on an enabled port is a GPIEvent
   (when event type 1 is on) and starts or stops ROSpecs with a GPI start/stop trigger on that port
   and edge, GPIEvent first (§14.2.6.1); a GPI stop trigger's timeout stops the ROSpec by itself;
-* general-purpose outputs (§13.2.6.3): ``NUM_GPOS`` ports, all low at power-up, set by GPOWriteData in
+* general-purpose outputs (virtual-border-loop.md §1): ``NUM_GPOS`` ports, all low at power-up, set by GPOWriteData in
   SET_READER_CONFIG (a port outside 1..NUM_GPOS refuses the whole message, nothing is applied);
   ``gpo_state`` is what the outputs drive now (they keep it across connections, like the relays on a
   real reader), ``gpo_history`` every write with its virtual time; GET_READER_CONFIG with

@@ -29,7 +29,7 @@ trigger type 3, GPI stop trigger type 2 with a fail-safe timeout, LLRP 1.1 §11.
 {'Port': 1, 'Enabled': True, 'State': 0}
 
 General-purpose outputs are written with one GPOWriteData (type 219) per port in SET_READER_CONFIG
-(LLRP 1.1 §12.2.4, §13.2.6.3): port 0 is invalid, the data bit sets the output high:
+(LLRP 1.1; virtual-border-loop.md §1): port 0 is invalid, the data bit sets the output high:
 
 >>> [p.encode().hex() for p in gpo_write_data({1: True, 2: False})]
 ['00db0007000180', '00db0007000200']

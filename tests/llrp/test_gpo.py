@@ -38,9 +38,10 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "llrp"
 # -- the codec ------------------------------------------------------------------------------------
 
 def test_set_reader_config_with_gpo_write_data_is_byte_exact() -> None:
-    # LLRP 1.1 §17.1 header: rsvd 3 | version 3 | type 10 (SET_READER_CONFIG = 3), length u32, id u32;
-    # §16.1.14 body: ResetToFactoryDefault bit + 7 reserved; §16.2.6.3 GPOWriteData (219): TLV header
-    # (6 reserved bits, type 10, length 16 = 7), GPO Port Number u16, GPO Data bit + 7 reserved.
+    # Built by hand from the LLRP 1.1 layouts (virtual-border-loop.md §1, rfid.md): message header
+    # rsvd 3 | version 3 | type 10 (SET_READER_CONFIG = 3), length u32, id u32; body ResetToFactoryDefault
+    # bit + 7 reserved; GPOWriteData (219): TLV header (6 reserved bits, type 10, length u16 = 7),
+    # GPO Port Number u16, GPO Data bit + 7 reserved.
     wire = bytes.fromhex("0403" "00000019" "00000005" "00"
                          "00db0007" "0001" "80"
                          "00db0007" "0002" "00")
