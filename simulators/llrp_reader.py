@@ -22,7 +22,12 @@ buffer) and follows the standard where clients trip over readers:
   silent until a client enables it with GPIPortCurrentState (GPIConfig on) in SET_READER_CONFIG;
   :meth:`ReaderModel.set_gpi` is the loop wired to a port: an edge on an enabled port is a GPIEvent
   (when event type 1 is on) and starts or stops ROSpecs with a GPI start/stop trigger on that port
-  and edge, GPIEvent first (§14.2.6.1); a GPI stop trigger's timeout stops the ROSpec by itself.
+  and edge, GPIEvent first (§14.2.6.1); a GPI stop trigger's timeout stops the ROSpec by itself;
+* general-purpose outputs (virtual-border-loop.md §1): ``NUM_GPOS`` ports, all low at power-up, set by GPOWriteData in
+  SET_READER_CONFIG (a port outside 1..NUM_GPOS refuses the whole message, nothing is applied);
+  ``gpo_state`` is what the outputs drive now (they keep it across connections, like the relays on a
+  real reader), ``gpo_history`` every write with its virtual time; GET_READER_CONFIG with
+  RequestedData 0 (all) or 10 (GPOWriteData) reports the current levels.
 
 >>> from simulators.tag_world import TagWorld
 >>> from drivers.llrp.messages import Message
@@ -50,6 +55,15 @@ A loop on GPI 1: nothing is reported until the port is enabled, then each edge i
 ['SET_READER_CONFIG_RESPONSE']
 >>> [p.name for m in model.set_gpi(1, False, now=0.4) for p in m.params[0].params]
 ['UTCTimestamp', 'GPIEvent']
+
+A barrier relay on GPO 2:
+
+>>> write = Message.make("SET_READER_CONFIG", 9, Param.make("GPOWriteData", Port=2, Data=True))
+>>> [m.name for m in model.handle(write, now=0.5)], model.gpo_state, model.gpo_history
+(['SET_READER_CONFIG_RESPONSE'], {1: False, 2: True, 3: False, 4: False}, [(0.5, 2, True)])
+>>> ask = Message.make("GET_READER_CONFIG", 10, AntennaID=0, RequestedData=10, GPIPortNum=0, GPOPortNum=2)
+>>> [p.fields for p in model.handle(ask, now=0.6)[0].params[1:]]
+[{'Port': 2, 'Data': True}]
 """
 
 from __future__ import annotations
@@ -81,6 +95,7 @@ MODEL = 2001002
 FIRMWARE = "7.1.0-sim"
 REPORT_BUFFER_LIMIT = 66_000  # the FX7500's documented LLRP message queue
 NUM_GPIS = 4  # a Speedway R420's DE-15 connector
+NUM_GPOS = 4
 
 
 def _status(code: int = 0, text: str = "") -> Param:
@@ -168,6 +183,8 @@ class ReaderModel:
     gpi_enabled: set[int] = field(default_factory=set)  # ports a client enabled (GPIConfig); per connection
     gpi_state: dict[int, bool] = field(default_factory=dict)  # port -> high; unknown ports read low
     gpi_edges: int = 0  # edges seen on enabled ports
+    gpo_state: dict[int, bool] = field(default_factory=lambda: dict.fromkeys(range(1, NUM_GPOS + 1), False))
+    gpo_history: list[tuple[float, int, bool]] = field(default_factory=list)  # (virtual time, port, high)
 
     def new_connection(self) -> None:
         """Every connection starts in LLRP 1.0.1; a 1.1 client switches with SET_PROTOCOL_VERSION.
@@ -217,9 +234,14 @@ class ReaderModel:
         gpis = [Param.make("GPIPortCurrentState", Port=p, Enabled=p in self.gpi_enabled,
                            State=int(self.gpi_state.get(p, False)))
                 for p in range(1, NUM_GPIS + 1) if port in (0, p)] if requested in (0, 9) else []
+        gpo_port = int(msg.fields.get("GPOPortNum", 0))  # type: ignore[arg-type]
+        gpos = [Param.make("GPOWriteData", Port=p, Data=high) for p, high in sorted(self.gpo_state.items())
+                if gpo_port in (0, p)] if requested in (0, 10) else []
         if requested == 9:
             return [self._reply(msg, 0, "", *gpis)]
-        return [self._reply(msg, 0, "", ident, *props, *gpis, self.default_report_spec, keep, events)]
+        if requested == 10:
+            return [self._reply(msg, 0, "", *gpos)]
+        return [self._reply(msg, 0, "", ident, *props, *gpis, *gpos, self.default_report_spec, keep, events)]
 
     def _set_config(self, msg: Message, now: float) -> list[Message]:
         if msg.fields.get("ResetToFactoryDefault"):
@@ -243,12 +265,21 @@ class ReaderModel:
                if not 1 <= int(g.fields.get("Port", 0)) <= NUM_GPIS]  # type: ignore[arg-type]
         if bad:
             return [self._reply(msg, StatusCode.P_FieldError, f"no GPI port {bad[0]} (this reader has {NUM_GPIS})")]
+        gpos = msg.all("GPOWriteData")
+        bad = [int(g.fields.get("Port", 0)) for g in gpos  # type: ignore[arg-type]
+               if not 1 <= int(g.fields.get("Port", 0)) <= NUM_GPOS]  # type: ignore[arg-type]
+        if bad:
+            return [self._reply(msg, StatusCode.P_FieldError, f"no GPO port {bad[0]} (this reader has {NUM_GPOS})")]
         for g in gpis:
             port = int(g.fields["Port"])  # type: ignore[arg-type]
             if g.fields.get("Enabled"):
                 self.gpi_enabled.add(port)
             else:
                 self.gpi_enabled.discard(port)
+        for g in gpos:
+            port, high = int(g.fields["Port"]), bool(g.fields.get("Data"))  # type: ignore[arg-type]
+            self.gpo_state[port] = high
+            self.gpo_history.append((now, port, high))
         return [self._reply(msg)]
 
     def _add_rospec(self, msg: Message, now: float) -> list[Message]:

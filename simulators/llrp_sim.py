@@ -20,6 +20,9 @@ dropped on GET_ROSPECS while a ROSpec is Inactive.  Without faults the reader fo
 ``max_version`` chooses the reader generation: 2 (default) speaks LLRP 1.1 and negotiates,
 1 is a 1.0.1-only reader (most Impinj Speedway firmwares) that refuses the version messages.
 
+General-purpose outputs: :attr:`LLRPReaderSimulator.gpo` is what the outputs drive now and
+:attr:`LLRPReaderSimulator.gpo_history` every write with its scenario time (a reboot sets them all low).
+
 General-purpose inputs: ``gpi`` is the scenario's loop timeline for this reader (:class:`GpiEdge`
 from :mod:`simulators.scenario`, played on the scenario clock and repeated with the world), and
 :meth:`LLRPReaderSimulator.set_gpi` drives a port by hand; either way the edge goes through the
@@ -37,7 +40,8 @@ reader model (enabled ports only) and out on the real connection as a GPIEvent.
 >>> asyncio.run(demo())
 'ConnectionAttemptEvent'
 
-CLI: ``border-gateway simulate rfid-llrp --port 0 --tags 20 --rate 500`` prints ``host:port``.
+CLI: ``border-gateway simulate rfid-llrp --port 0 --tags 20 --rate 500`` prints ``host:port``, then a
+``gpo 1=high 2=low 3=low 4=low`` line each time a client changes the outputs.
 """
 
 from __future__ import annotations
@@ -181,6 +185,16 @@ class LLRPReaderSimulator:
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
+
+    @property
+    def gpo(self) -> dict[int, bool]:
+        """What the reader's general-purpose outputs drive now (port -> high)."""
+        return dict(self.model.gpo_state)
+
+    @property
+    def gpo_history(self) -> list[tuple[float, int, bool]]:
+        """Every output write since the last power-up: (scenario seconds, port, high)."""
+        return list(self.model.gpo_history)
 
     def go_silent(self) -> None:
         """Stop sending anything on the current connection (a network black hole)."""
@@ -445,13 +459,35 @@ def main(args: argparse.Namespace) -> int:
                                   max_version=VERSION_1_1 if args.llrp_version == "1.1" else VERSION_1_0_1)
         host, port = await sim.start()
         print(f"{host}:{port}", flush=True)
+        watch = asyncio.create_task(_print_outputs(sim))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        watch.cancel()
         await sim.stop()
 
     asyncio.run(run())
     return 0
+
+
+def format_outputs(levels: dict[int, bool]) -> str:
+    """The status line printed when a client changes the outputs.
+
+    >>> format_outputs({1: True, 2: False})
+    'gpo 1=high 2=low'
+    """
+    return "gpo " + " ".join(f"{port}={'high' if high else 'low'}" for port, high in sorted(levels.items()))
+
+
+async def _print_outputs(sim: LLRPReaderSimulator, every_s: float = 0.05) -> None:
+    """CLI status: one line on stdout each time the outputs change (after the ``host:port`` line)."""
+    last = sim.gpo
+    while True:
+        await asyncio.sleep(every_s)
+        now = sim.gpo
+        if now != last:
+            print(format_outputs(now), flush=True)
+            last = now

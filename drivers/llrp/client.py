@@ -24,7 +24,12 @@ One connection goes through the sequence of LLRP 1.1 §20.1 / rfid.md 1a:
    among them) leave an enabled ROSpec Inactive whatever its Immediate start trigger says and
    start it only on START_ROSPEC: the client then sends START_ROSPEC itself.  A reader that
    cannot tell the state gets a START_ROSPEC too, whose refusal is not fatal;
-5. consume RO_ACCESS_REPORTs and READER_EVENT_NOTIFICATIONs, ACK every KEEPALIVE.
+5. consume RO_ACCESS_REPORTs and READER_EVENT_NOTIFICATIONs, ACK every KEEPALIVE;
+6. general-purpose outputs (:mod:`drivers.llrp.gpo`): once configured, the connection writes every level
+   asked of this reader's outputs (SET_READER_CONFIG with one GPOWriteData per port), then each change as
+   it comes, from any thread; a refusal is logged once and the session goes on.  A change asked while
+   disconnected is written on the next connection, with all the others.  :meth:`LLRPSource.write_gpo`
+   writes directly and raises when the reader refuses.
 
 A watchdog declares the connection dead when nothing arrives for ``misses`` keepalive
 intervals; any fault leads to a reconnect with jittered exponential backoff
@@ -48,17 +53,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from drivers.backoff import Backoff
 from drivers.llrp.config import ClientConfig
 from drivers.llrp.constants import VERSION_1_0_1, VERSION_1_1, MessageType, ROSpecState, StatusCode
 from drivers.llrp.errors import LLRPError
 from drivers.llrp.framing import LLRPFramer
+from drivers.llrp.gpo import outputs_for
 from drivers.llrp.messages import Message
 from drivers.llrp.params import Param
 from drivers.llrp.reports import TagReport, tag_reports
-from drivers.llrp.specs import event_notification_spec, gpi_port_states, keepalive_spec, streaming_rospec
+from drivers.llrp.specs import (
+    event_notification_spec,
+    gpi_port_states,
+    gpo_write_data,
+    keepalive_spec,
+    streaming_rospec,
+)
 from drivers.rfid import decode_epc
 from gateway.reads import Read, SourceEvent, SourceStatus, Trigger
 
@@ -202,6 +214,10 @@ class LLRPSource:
         self.reader_events: list[str] = []
         self.gpi_events = 0  # GPIEvents turned into triggers
         self.num_gpis: int | None = None  # what the reader's GPIOCapabilities say
+        self.num_gpos: int | None = None
+        self.gpo = outputs_for(source_id)  # the levels the lane's signals ask of this reader's outputs
+        self.gpo_writes = 0  # SET_READER_CONFIG / GPOWriteData messages the reader accepted
+        self.gpo_errors: list[str] = []
 
     # -- public ----------------------------------------------------------------------------
 
@@ -213,6 +229,15 @@ class LLRPSource:
             if item is _DONE:
                 return
             yield item  # type: ignore[misc]
+
+    async def write_gpo(self, levels: Mapping[int, bool]) -> None:
+        """Set output ports now (``{port: high}``) with SET_READER_CONFIG / GPOWriteData; raises
+        :class:`LLRPSessionError` when not connected or when the reader's status is not M_Success."""
+        conn = self._conn
+        if conn is None or conn.closed.is_set():
+            raise LLRPSessionError("not connected")
+        await conn.request("SET_READER_CONFIG", *gpo_write_data(levels), timeout=self.config.timeout_s)
+        self.gpo_writes += 1
 
     async def close(self) -> None:
         """Clean shutdown: DISABLE/DELETE the ROSpec, CLOSE_CONNECTION, wait for its response."""
@@ -293,13 +318,47 @@ class LLRPSource:
             await self._configure(conn)
             self.connections += 1
             self.backoff.reset()
+            changes: asyncio.Queue[dict[int, bool]] = asyncio.Queue()
+
+            def hand_over(change: dict[int, bool]) -> None:  # any thread: handed to this loop
+                with contextlib.suppress(RuntimeError):  # the loop is closing: the next connection writes it
+                    loop.call_soon_threadsafe(changes.put_nowait, change)
+
+            levels = self.gpo.attach(hand_over)
+            if levels:
+                changes.put_nowait(levels)  # every level again: the reader may have rebooted
+            outputs = asyncio.create_task(self._write_outputs(conn, changes), name=f"gpo:{self.source_id}")
             self._status("connected", f"{cfg.host}:{cfg.port} LLRP {_VERSION_NAMES[conn.version]}")
-            await self._watch(conn, pump)
+            try:
+                await self._watch(conn, pump)
+            finally:
+                self.gpo.detach(hand_over)
+                outputs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await outputs
         finally:
             if not pump.done():
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
+
+    async def _write_outputs(self, conn: _Connection, changes: asyncio.Queue[dict[int, bool]]) -> None:
+        """Step 6: write output changes in the order asked (changes waiting together go in one message)."""
+        while not conn.closed.is_set():
+            levels = await changes.get()
+            while not changes.empty():
+                levels.update(changes.get_nowait())
+            try:
+                await self.write_gpo(levels)
+            except LLRPSessionError as exc:
+                if conn.closed.is_set():
+                    return  # the next connection writes every level again
+                self.gpo_errors.append(str(exc))
+                self._worked_around("gpo", f"the reader refused to set output ports {sorted(levels)} ({exc}); "
+                                    f"{self.num_gpos if self.num_gpos is not None else 'unknown'} GPO(s) reported")
+            except LLRPError as exc:  # a port the codec cannot encode
+                self.gpo_errors.append(str(exc))
+                self._worked_around("gpo_value", f"cannot write output ports {sorted(levels)}: {exc}")
 
     async def _negotiate(self, conn: _Connection) -> None:
         """LLRP 1.1 §9.1: switch the connection to 1.1 when the reader can; otherwise stay on 1.0.1."""
@@ -443,6 +502,7 @@ class LLRPSource:
                     freqs = tuple(sub.fields.get("Frequencies", ()))  # type: ignore[arg-type]
                 elif sub.name == "GPIOCapabilities":
                     self.num_gpis = int(sub.fields.get("NumGPIs", 0))  # type: ignore[arg-type]
+                    self.num_gpos = int(sub.fields.get("NumGPOs", 0))  # type: ignore[arg-type]
                 elif sub.name == "TransmitPowerLevelTableEntry":
                     powers.append((int(sub.fields["Index"]), int(sub.fields["TransmitPowerValue"])))  # type: ignore[arg-type]
         self._frequencies = freqs

@@ -27,11 +27,17 @@ trigger type 3, GPI stop trigger type 2 with a fail-safe timeout, LLRP 1.1 §11.
 {'Port': 1, 'Event': False, 'Timeout': 30000}
 >>> [p.fields for p in gpi_port_states((1, 2))][0]
 {'Port': 1, 'Enabled': True, 'State': 0}
+
+General-purpose outputs are written with one GPOWriteData (type 219) per port in SET_READER_CONFIG
+(LLRP 1.1; virtual-border-loop.md §1): port 0 is invalid, the data bit sets the output high:
+
+>>> [p.encode().hex() for p in gpo_write_data({1: True, 2: False})]
+['00db0007000180', '00db0007000200']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from drivers.llrp.constants import (
     AIR_PROTOCOL_EPC_C1G2,
@@ -41,6 +47,7 @@ from drivers.llrp.constants import (
     ROSpecStartTriggerType,
     ROSpecStopTriggerType,
 )
+from drivers.llrp.errors import FieldValueError
 from drivers.llrp.params import Param
 
 ALL_CONTENT = {
@@ -124,6 +131,14 @@ def gpi_trigger(port: int, high: bool, timeout_ms: int = 0) -> Param:
 def gpi_port_states(ports: Sequence[int], enabled: bool = True) -> list[Param]:
     """GPIPortCurrentState per port for SET_READER_CONFIG: GPIConfig on (the reader ignores GPIState there)."""
     return [Param.make("GPIPortCurrentState", Port=port, Enabled=enabled, State=0) for port in ports]
+
+
+def gpo_write_data(levels: Mapping[int, bool]) -> list[Param]:
+    """GPOWriteData per port (ascending) for SET_READER_CONFIG: ``{port: high}``; ports are 1..65535."""
+    bad = sorted(port for port in levels if not 1 <= port <= 0xFFFF)
+    if bad:
+        raise FieldValueError(f"GPO port {bad[0]} outside 1..65535 (port 0 is invalid)", "GPOWriteData")
+    return [Param.make("GPOWriteData", Port=port, Data=bool(levels[port])) for port in sorted(levels)]
 
 
 def keepalive_spec(interval_ms: int) -> Param:

@@ -25,6 +25,10 @@ from gateway.storage.retention import periods as retention_periods
 from gateway.vehicle import country_code
 
 Zone = Literal["entry", "portal", "exit"]
+# What a lane's signal shows (the lane decision's outcome as lights and barrier); "stop" is the rest state.
+SignalState = Literal["stop", "proceed", "inspection", "hold", "refuse"]
+SIGNAL_STATES: tuple[SignalState, ...] = ("stop", "proceed", "inspection", "hold", "refuse")
+REST_STATE: SignalState = "stop"
 DecoderName = Literal["zxing", "zbar"]
 
 
@@ -49,6 +53,8 @@ class ReaderConfig(Section):
     )
     gpi_entry: int | None = Field(None, description="GPI port whose rising edge opens a passage")
     gpi_exit: int | None = Field(None, description="GPI port whose rising edge closes a passage")
+    gpos: int | None = Field(None, ge=1, le=65535, description="number of general-purpose outputs the reader has "
+                             "(e.g. 4 on a Speedway R420, 3 on an R700): lanes' `gpo` ports are checked against it")
 
     @field_validator("url")
     @classmethod
@@ -66,6 +72,17 @@ class ReaderConfig(Section):
         if bad:
             raise ValueError(f"antenna ports must be 1..65535, got {bad}")
         return value
+
+
+class GpoOutputConfig(Section):
+    """One output a lane signal state drives: a lamp (steady) or a barrier relay (pulse)."""
+
+    reader: TopicSegment = Field(description="id of an LLRP reader of the site whose output this is")
+    port: int = Field(ge=1, le=65535, description="GPO port number (1-based; 0 is invalid in LLRP)")
+    value: bool = Field(True, description="level while the state is shown (steady) or during the pulse")
+    pattern: Literal["steady", "pulse"] = Field(
+        "steady", description="steady: held while the state lasts; pulse: `value` for `pulse_ms`, then back")
+    pulse_ms: int = Field(500, ge=10, le=60_000, description="length of a pulse in milliseconds")
 
 
 class CameraConfig(Section):
@@ -99,6 +116,13 @@ class LaneConfig(Section):
         "barriers or lane controller open passages)")
     readers: list[ReaderConfig] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    gpo: dict[SignalState, list[GpoOutputConfig]] = Field(
+        default_factory=dict, description="lane signal state (stop, proceed, inspection, hold, refuse) -> the "
+        "reader outputs it drives; every port named here is low (not `value`) in the states that do not "
+        "name it; at start-up and after `gpo_rest_after_s` the lane rests in `stop`")
+    gpo_rest_after_s: PositiveFloat | None = Field(
+        300.0, description="seconds after which a state other than stop returns to stop if nothing replaced it "
+        "(null: never)")
 
     @field_validator("plate_country")
     @classmethod
@@ -200,7 +224,32 @@ class SiteConfig(Section):
                 if camera.id in cameras or camera.id in readers:
                     raise ValueError(f"duplicate source id {camera.id!r}")
                 cameras.add(camera.id)
+        self._check_gpo()
         return self
+
+    def _check_gpo(self) -> None:
+        """Each lane output names an LLRP reader of the site and a port that reader has (when ``gpos`` says)."""
+        counts: dict[str, int | None] = {}
+        for lane in self.lanes:
+            for reader in lane.readers:
+                if scheme_of(reader.url) == "llrp":
+                    known = counts.get(reader.id)
+                    counts[reader.id] = reader.gpos if known is None else known
+        problems: list[str] = []
+        for i, lane in enumerate(self.lanes):
+            for state, outputs in lane.gpo.items():
+                for j, out in enumerate(outputs):
+                    where = f"lanes[{i}].gpo.{state}[{j}]"
+                    if out.reader not in counts:
+                        problems.append(f"{where}.reader: {out.reader!r} is not an LLRP reader of this site "
+                                        f"(LLRP readers: {', '.join(sorted(counts)) or 'none'})")
+                        continue
+                    count = counts[out.reader]
+                    if count is not None and out.port > count:
+                        problems.append(f"{where}.port: port {out.port} is out of range: reader {out.reader!r} "
+                                        f"has {count} output(s) (gpos)")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def reader_url(self, reader_id: str) -> str:
         """The URL a reader is opened with: an LLRP reader's gains ``gpi=`` with the GPI ports its lanes wire

@@ -48,8 +48,9 @@ from gateway.reads import VehicleKind
 
 Direction = Literal["inbound", "outbound", "unknown"]
 PassageState = Literal["open", "closed"]
-# lane_removed: the lane left the configuration while the passage was open (a configuration reload)
-CloseReason = Literal["quiet", "trigger", "max_duration", "shutdown", "lane_removed"]
+# lane_removed: the lane left the configuration while the passage was open (a configuration reload);
+# restart: the gateway was killed while the passage was open and closed it at its next start-up
+CloseReason = Literal["quiet", "trigger", "max_duration", "shutdown", "lane_removed", "restart"]
 PassageEventKind = Literal["new", "update", "end"]
 
 

@@ -12,6 +12,8 @@ and hand events to the loop.  The flow is flat and in this order:
 
 Shutdown (SIGTERM/SIGINT): stop the sources, close open passages (reason ``shutdown``),
 flush what the outbox can deliver within a deadline, publish ``offline`` and disconnect.
+A crash cannot close anything: open passages are kept in a journal (:mod:`gateway.lane.journal`),
+and the next start-up closes those it finds (reason ``restart``) before the sources start.
 A configuration reload (SIGHUP, ``POST /api/reload``) is :mod:`gateway.service.reload`.
 """
 
@@ -22,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import Counter
@@ -31,6 +34,8 @@ from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.result import EnrichmentResult
 from gateway.lane.engine import LaneEngine
 from gateway.lane.events import LaneEvent
+from gateway.lane.gpo import GpoSignalSink
+from gateway.lane.journal import OpenPassages
 from gateway.lane.passage import PassageEvent
 from gateway.lane.triggers import Trigger
 from gateway.publishing.outbox import OutboxFull
@@ -71,6 +76,9 @@ class Gateway:
         self._server: EmbeddedServer | None = None
         self.on_start: list[Callable[[], None]] = []  # blocking hooks, run in a worker thread
         self.on_stop: list[Callable[[], None]] = []
+        # Lane signal states on LLRP outputs (lanes[].gpo): ``gpo_signals.signal(lane, state)``; None without any.
+        self.gpo_signals: GpoSignalSink | None = None
+        self.journal: OpenPassages | None = None  # open passages, closed at the next start-up after a crash
         self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=self.store,
                                   outbox_state=publisher.outbox_state, asyncapi=asyncapi,
                                   ready=lambda: publisher.connected)
@@ -154,6 +162,7 @@ class Gateway:
         passage = event.passage
         self.live.passage_event(event.kind, passage_view(passage))
         if event.kind != "end":
+            self._journal(event)  # before the ``new`` goes out: a crash after it still ends the passage
             try:
                 self.publisher.publish_passage_event(event)
             except OutboxFull:  # reject_new policy: the publisher already counted, logged and reported it
@@ -176,10 +185,38 @@ class Gateway:
             pass
         except Exception:
             log.exception("publishing passage %s failed", passage.id)
+        self._journal(event)
         record = result_view(passage, result)
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
         self.live.passage_result(record)
+
+    def _journal(self, event: PassageEvent) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            if event.kind == "end":
+                journal.remove(event.passage.id)
+            else:
+                journal.put(event.passage, self.clock())
+        except Exception:  # a disk error: logged, the passage is still published
+            log.exception("open-passage journal: writing the %s of passage %s failed", event.kind, event.passage.id)
+
+    def close_leftovers(self) -> int:
+        """Close the passages a crash left open (reason ``restart``) and publish them as any closed passage:
+        end event, observation, enriched record.  Returns how many; run at start-up, before the sources."""
+        journal = self.journal
+        if journal is None:
+            return 0
+        now = self.clock()
+        leftovers = journal.leftovers()
+        for passage, _written in leftovers:
+            closed = replace(passage, state="closed", closed_at=max(now, passage.opened_at), close_reason="restart")
+            self._on_passage_event(PassageEvent("end", closed, now))
+        if leftovers:
+            log.warning("closed %d passage(s) left open by an unclean stop (reason restart)", len(leftovers))
+        return len(leftovers)
 
     # -- reconfiguration (gateway.service.reload) ------------------------------------------
 
@@ -210,6 +247,7 @@ class Gateway:
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)
+        self.close_leftovers()
         api: asyncio.Task[None] | None = None
         if serve_api:
             app = create_app(self.api_ctx)

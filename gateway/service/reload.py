@@ -14,6 +14,8 @@ a reload succeeds.  Then, on the loop, in this order:
    ``lane_removed`` and published like any other;
 3. the publisher takes the new lanes: a removed lane's retained state is cleared (after its last
    passage), the capabilities are published again;
+3b. lane signals on reader outputs (``lanes[].gpo``) follow the new mapping: a changed lane shows its
+   current state again, a removed lane's outputs go off;
 4. the sources whose settings changed (their URL) are restarted, the removed ones stopped, the new ones
    started; every other reader and camera keeps its connection;
 5. the retained status says which file is in use (``config.digest``, ``config.loaded``).
@@ -231,6 +233,14 @@ class Reloader:
         gw.publisher.set_lanes(new.contexts, {lane.id: lane.name for lane in config.lanes})
         gw.live.set_lanes([(lane.id, lane.name) for lane in config.lanes])
         gw.config = gw.api_ctx.config = config
+        if gw.gpo_signals is not None:  # lane signals on reader outputs follow the new lanes[].gpo
+            gw.gpo_signals.reconfigure(config)
+        elif any(lane.gpo for lane in config.lanes):
+            from gateway.lane.gpo import GpoSignalSink
+
+            sink = gw.gpo_signals = GpoSignalSink(config)
+            sink.start()
+            gw.on_stop.append(sink.stop)
         sources = Gateway.plan_sources(config)
         await gw.supervisor.apply({sid: url for sid, (_kind, url, _lanes) in sources.items()},
                                   on_stopped=gw.forget_source)

@@ -11,6 +11,7 @@ from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.store import Store
 from gateway.lane.engine import LaneEngine
+from gateway.lane.journal import JOURNAL_DB, OpenPassages
 from gateway.publishing.publisher import Publisher
 from gateway.service.gateway import Gateway
 from gateway.storage.files import databases
@@ -29,9 +30,17 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     outbox = publisher.outbox
     outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
     gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi)
+    journal = gateway.journal = OpenPassages(directory / JOURNAL_DB)  # passages a crash left open: closed at start
+    gateway.on_stop.append(journal.close)  # after the shutdown closed (and removed) every open passage
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
+    if any(lane.gpo for lane in config.lanes):  # lane signals on the LLRP readers' outputs, at rest from the start
+        from gateway.lane.gpo import GpoSignalSink
+
+        sink = gateway.gpo_signals = GpoSignalSink(config)
+        gateway.on_start.append(sink.start)
+        gateway.on_stop.append(sink.stop)
     triggers = config.lane_engine.intake_mqtt  # lane controllers' triggers on bx/v1/in/.../lane/{lane}/trigger
     if getattr(config.enrichment, "intake_mqtt", False) or triggers:
         from gateway.enrichment.mqtt_intake import MqttIntake
