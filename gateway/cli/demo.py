@@ -25,6 +25,8 @@ def register(subparsers: Any) -> None:
     # For tests and development: another scenario file, and the scenario played faster than real time.
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)
     p.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    # For the dashboard test: the LLRP simulator stops at this scenario time (a reader going away).
+    p.add_argument("--stop-llrp-at", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=handle)
 
 

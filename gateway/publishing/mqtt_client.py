@@ -32,6 +32,7 @@ re-sent with DUP after reconnecting, and the outbox keeps everything else.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import ssl
@@ -50,13 +51,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config.mqtt import BrokerAddress, MqttConfig
 from gateway.publishing.epcis import format_time
-from gateway.publishing.payloads import BrokerError, MqttConnection
+from gateway.publishing.payloads import BrokerError, FailureReason, MqttConnection
 from gateway.publishing.redact import safe_detail
 
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[["InboundMessage"], None]
 _UNSUPPORTED_PROTOCOL = (1, 132)
+# CONNACK refusals of the credentials: 3.1.1 return codes 4 and 5 (paho maps them to 134 and 135) and the
+# MQTT 5 reason codes 134 (bad user name or password), 135 (not authorized), 140 (bad authentication method)
+_CREDENTIALS = (4, 5, 134, 135, 140)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +188,35 @@ def describe_error(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def failure_reason(cause: BaseException | ReasonCode | None) -> FailureReason:
+    """The kind of a connection failure, one word for the status and the dashboard: ``credentials``,
+    ``tls``, ``unreachable``, ``refused`` (another CONNACK refusal) or ``error``.
+
+    >>> failure_reason(ConnectionRefusedError(111, "Connection refused"))
+    'unreachable'
+    >>> failure_reason(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"))
+    'tls'
+    >>> failure_reason(ReasonCode(PacketTypes.CONNACK, identifier=134))  # MQTT 5, or 3.1.1 rc 4
+    'credentials'
+    >>> failure_reason(ReasonCode(PacketTypes.CONNACK, identifier=136))  # server unavailable
+    'refused'
+    """
+    if isinstance(cause, ReasonCode):
+        return "credentials" if cause.value in _CREDENTIALS else "refused"
+    if isinstance(cause, ssl.SSLError):
+        return "tls"
+    if isinstance(cause, (ConnectionRefusedError, TimeoutError, socket.gaierror)):
+        return "unreachable"
+    if isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNO:
+        return "unreachable"
+    return "error"
+
+
+_UNREACHABLE_ERRNO = {getattr(errno, name) for name in (
+    "ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EHOSTDOWN", "ENETDOWN", "EADDRNOTAVAIL")
+    if hasattr(errno, name)}
+
+
 class MqttLink:
     """One broker session (on one broker of the list at a time).  ``on_ack(mid, ok)`` is called from
     paho's thread for each PUBACK."""
@@ -204,13 +237,15 @@ class MqttLink:
         self.subscribed = threading.Event()  # the broker granted the last SUBSCRIBE since connecting
         self.connects = 0
         self.last_error: str | None = None
+        self.last_reason: FailureReason | None = None  # the kind of the last failure (failure_reason)
+        self.down_since: float | None = time.time()  # not connected since (epoch seconds; None: connected)
         self.brokers: tuple[BrokerAddress, ...] = cfg.brokers
         self.failovers = 0
         self.failures = 0  # failed connection attempts and lost connections, every broker together
         self._index = 0  # the broker in use, or tried next
         self._connected_index: int | None = None  # the broker of the last successful connection
         self._since: str | None = None  # connected to the current broker since (None: not connected)
-        self._errors: dict[int, tuple[str, str]] = {}  # broker index -> (failure, since): logged, in the status
+        self._errors: dict[int, tuple[str, str, FailureReason]] = {}  # broker index -> (failure, since, reason)
         self._falling_back = False  # the MQTT 5 -> 3.1.1 switch is under way: a disconnect is not a failure
         self._refused = False  # the broker refused the last CONNECT (already noted as a failure)
         self._resubscribe_s: float | None = None  # delay before retrying a denied SUBSCRIBE (None: none denied)
@@ -292,8 +327,8 @@ class MqttLink:
         with self._lock:
             if self._since is None:
                 return None
-            errors = {self.brokers[i].url: BrokerError(error=error, since=since)
-                      for i, (error, since) in sorted(self._errors.items())}
+            errors = {self.brokers[i].url: BrokerError(error=error, since=since, reason=reason)
+                      for i, (error, since, reason) in sorted(self._errors.items())}
             return MqttConnection(broker=self.broker.url, index=self._index, protocol=self.protocol,
                                   since=self._since, failovers=self.failovers, errors=errors or None)
 
@@ -329,10 +364,10 @@ class MqttLink:
                 threading.Thread(target=self._fall_back, args=(client,), name="mqtt-fallback", daemon=True).start()
                 return
             self._refused = True  # paho closes the connection next: _on_disconnect moves on
-            self._failed(f"connection refused by the broker: {reason}")
+            self._failed(f"connection refused by the broker: {reason}", failure_reason(reason))
             return
         self.connects += 1
-        self.last_error = None
+        self.last_error = self.last_reason = self.down_since = None
         with self._lock:
             if self._connected_index is not None and self._connected_index != self._index:
                 self.failovers += 1
@@ -375,34 +410,39 @@ class MqttLink:
                        properties: Properties | None) -> None:
         self.connected.clear()
         self.subscribed.clear()
+        if self.down_since is None:
+            self.down_since = time.time()
         with self._lock:
             was_connected, self._since = self._since is not None, None
             refused, self._refused = self._refused, False
         if self._stopping or self._falling_back or client is not self._client:
             return
         if was_connected:
-            self._failed(f"connection lost ({reason})")
+            self._failed(f"connection lost ({reason})", "lost")
         elif not refused:  # TCP (and TLS) up, then closed before any CONNACK
-            self._failed(f"connection closed before CONNACK ({reason})")
+            self._failed(f"connection closed before CONNACK ({reason})", "closed")
         self._next_broker(client)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this from inside its ``except OSError`` around the TCP connect and the TLS
         # handshake, and passes no exception: the one being handled is the cause.
-        self._failed(describe_error(sys.exc_info()[1]))
+        cause = sys.exc_info()[1]
+        self._failed(describe_error(cause), failure_reason(cause))
         if not self._stopping and client is self._client:
             self._next_broker(client)
 
-    def _failed(self, error: str) -> None:
+    def _failed(self, error: str, reason: FailureReason = "error") -> None:
         """Note why the current broker failed; log it unless it failed the same way last time."""
         error = safe_detail(error) or "connection failed"
         self.failures += 1
+        self.last_reason = reason
         with self._lock:
             index = self._index
             previous = self._errors.get(index)
             if previous is not None and previous[0] == error:
+                self.last_error = error
                 return
-            self._errors[index] = (error, format_time(time.time()))
+            self._errors[index] = (error, format_time(time.time()), reason)
         self.last_error = error
         then = "trying the next broker" if len(self.brokers) > 1 else "retrying with backoff"
         log.log(logging.ERROR if error.startswith("TLS") else logging.WARNING, "MQTT %s: broker %s: %s; %s",

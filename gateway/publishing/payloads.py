@@ -50,11 +50,19 @@ class SourceHealth(Payload):
     since: str = Field(description="when the source entered this state")
 
 
+FailureReason = Literal["credentials", "tls", "unreachable", "refused", "lost", "closed", "error"]
+
+
 class BrokerError(Payload):
     """Why the gateway could not use one broker of its list."""
 
     error: str = Field(description="the last failure: TLS handshake (e.g. certificate not trusted), refused "
                        "CONNACK, connection refused, timed out, connection lost")
+    reason: FailureReason | None = Field(
+        None, description="the failure's kind: credentials (the broker refused the user name, password or "
+        "client certificate: CONNACK 4/5, reason 134/135), tls (handshake failed), unreachable (connection "
+        "refused, timed out, no route, unknown host), refused (another CONNACK refusal), lost (an established "
+        "connection dropped), closed (closed before the CONNACK), error (anything else)")
     since: str = Field(description="when this failure was first seen")
 
 

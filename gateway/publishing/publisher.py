@@ -118,6 +118,17 @@ class Publisher:
     def connected(self) -> bool:
         return self.link.connected.is_set()
 
+    def connection_state(self) -> dict[str, object]:
+        """The broker connection for the dashboard: connected or not, and if not why (``reason``: a word of
+        :func:`~gateway.publishing.mqtt_client.failure_reason`, or lost / closed), the failure in words
+        (``error``, made safe) and since when (``since``, epoch seconds)."""
+        link = self.link
+        connected = link.connected.is_set()
+        return {"connected": connected, "broker": link.broker.url,
+                "reason": None if connected else link.last_reason,
+                "error": None if connected else link.last_error,
+                "since": None if connected else link.down_since}
+
     @property
     def durability(self) -> Durability:
         return self.sender.durability

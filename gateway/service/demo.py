@@ -169,6 +169,11 @@ async def _demo(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, gateway.request_stop)
             stack.callback(loop.remove_signal_handler, sig)
+        stopping: list[asyncio.Task[None]] = []
+        stop_llrp = getattr(args, "stop_llrp_at", None)
+        if stop_llrp is not None:  # a reader going away (the dashboard test): the gateway keeps retrying
+            loop.call_at(t0_mono + stop_llrp / speed,
+                         lambda: stopping.append(loop.create_task(llrp.stop(), name="demo-stop-llrp")))
         if args.duration:
             # Counted from the scenario's time 0, not from the launch: a slow start-up (a loaded
             # machine) must not cut the last truck off a ``--duration 60`` run.
@@ -180,6 +185,8 @@ async def _demo(args: argparse.Namespace) -> int:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
+            for task in stopping:
+                await task
         await asyncio.sleep(0.3)  # the console's subscription receives the last messages (offline)
         summary = summarize(gateway.live.passages)
         summary["published"] = dict(sorted(console.published.items()))

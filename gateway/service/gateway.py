@@ -286,6 +286,7 @@ class Gateway:
     async def _mqtt_watch(self, interval: float = 0.5) -> None:
         while not self._stop.is_set():
             connected = bool(self.publisher.connected)
+            self.live.mqtt = self.publisher.connection_state()
             self.live.mqtt_connected = connected
             self.metrics.mqtt_connected.set(1 if connected else 0)
             with contextlib.suppress(TimeoutError):

@@ -5,12 +5,29 @@ enrichment summary, per source its health and read counters, and recent flags.  
 fans events out to dashboard subscribers (Server-Sent Events).  A slow browser never slows the
 pipeline: each subscriber has a bounded queue and loses its oldest entries first (the data
 path to MQTT goes through the durable outbox, never through here).
+
+A source that is not delivering carries a ``warning`` in plain words for the lane's officer
+(:func:`source_problem` reads the driver's detail; the raw detail stays in ``detail`` for the
+technician):
+
+>>> view = SourceView("llrp-sim", "reader", "llrp://127.0.0.1:5084", ["lane1"], since=0.0)
+>>> view.update("reconnecting", "ConnectionRefusedError: [Errno 111] Connect call failed; retry in 0.50 s",
+...             1_800_000_000.0)
+>>> warning = view.as_dict()["warning"]
+>>> warning["text"]
+'reader llrp-sim unreachable since 08:00 UTC, retrying'
+>>> warning["problem"], warning["retrying"], warning["since"]
+('unreachable', True, 1800000000.0)
+>>> view.update("connected", "127.0.0.1:5084 LLRP 1.1", 1_800_000_060.0)
+>>> view.as_dict()["warning"] is None
+True
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,10 +35,56 @@ from typing import Any
 
 from gateway.reads import SourceStatus, health
 
+# A driver's detail (an exception's class and text, a serial port's complaint) -> what the officer reads.
+# The first pattern that matches wins; the texts come from the drivers (LLRP, serial, camera, ANPR), the
+# supervisor ("driver failed: ...", "cannot open: ...") and the OS (errno names and messages).
+_PROBLEM_TEXTS = (
+    (r"another client is connected|ConnectionAttemptEvent status", "busy (another client is connected)"),
+    (r"\bTLS\b|\bSSL\b|certificate", "TLS error"),
+    (r"\b401\b|\b403\b|unauthori[sz]ed|forbidden|credential|password|authenticat", "refused the credentials"),
+    (r"permission denied|Errno 13\b", "permission denied"),
+    (r"refused|Errno 111\b|Connect call failed|No route to host|unreachable|Errno 11[0-3]\b|Errno 101\b|"
+     r"gaierror|Name or service not known|resolve", "unreachable"),
+    (r"timed? ?out|TimeoutError|no answer|Stalled|not responding|no ConnectionAttemptEvent", "not responding"),
+    (r"No such file|FileNotFound|could not open port|no such device|not found", "not found"),
+    (r"reset|broken pipe|connection (?:ended|lost|closed)|EOF|IncompleteRead", "disconnected"),
+    (r"driver failed", "failed (driver error)"),
+    (r"cannot open|not available|DriverNotAvailable", "cannot be started (check its configuration)"),
+)
+_PROBLEMS = tuple((re.compile(pattern, re.IGNORECASE), words) for pattern, words in _PROBLEM_TEXTS)
+
+
+def source_problem(state: str, detail: str | None) -> str | None:
+    """What is wrong with a source, in a few plain words (``None``: nothing, it delivers or is starting).
+
+    >>> source_problem("reconnecting", "OSError: [Errno 113] No route to host; retry in 2.00 s")
+    'unreachable'
+    >>> source_problem("reconnecting", "restarting in 1.5s")
+    'disconnected'
+    >>> source_problem("error", "reader status 0x0504 TEMPERATURE: too hot")
+    'reports an error'
+    >>> source_problem("connected", "127.0.0.1:5084 LLRP 1.1") is None
+    True
+    """
+    if state in ("connected", "starting"):
+        return None
+    if state == "stopped":
+        return "stopped"
+    text = detail or ""
+    for pattern, words in _PROBLEMS:
+        if pattern.search(text):
+            return words
+    return "reports an error" if state == "error" else "disconnected"
+
 
 @dataclass
 class SourceView:
-    """A reader or camera as the dashboard shows it: its driver's state and its read counters."""
+    """A reader or camera as the dashboard shows it: its driver's state and its read counters.
+
+    ``problem`` (plain words, :func:`source_problem`) and ``problem_since`` keep what went wrong and
+    since when while the source is down, through its reconnect attempts (``starting``, ``reconnecting``,
+    ``error`` again), until it is connected again.
+    """
 
     id: str
     kind: str  # "reader" or "camera"
@@ -34,12 +97,41 @@ class SourceView:
     errors: int = 0
     last_read: float | None = None
     restarts: int = 0
+    problem: str | None = None
+    problem_since: float | None = None
+
+    def update(self, state: str, detail: str, when: float) -> None:
+        """The driver reports ``state`` (with its ``detail``) at ``when`` (epoch seconds)."""
+        if self.state != state:
+            self.since = when
+        self.state, self.detail = state, detail
+        if state == "connected":
+            self.problem = self.problem_since = None
+            return
+        problem = source_problem(state, detail)
+        if problem is None:  # starting: a restart keeps the problem that caused it
+            return
+        if self.problem_since is None:
+            self.problem_since = when
+        # "disconnected" is what a restart notice says ("restarting in 1.5s"): it does not hide the cause
+        if self.problem is None or problem != "disconnected" or state == "stopped":
+            self.problem = problem
+
+    def warning(self) -> dict[str, Any] | None:
+        """The lane-level warning while the source does not deliver: ``problem`` in plain words, since when,
+        whether the gateway keeps trying, and the sentence (UTC) for consumers without a clock format."""
+        if self.problem is None or self.problem_since is None:
+            return None
+        retrying = self.state != "stopped" and not (self.state == "error" and self.problem.startswith("cannot"))
+        stamp = time.strftime("%H:%M", time.gmtime(self.problem_since))
+        text = f"{self.kind} {self.id} {self.problem} since {stamp} UTC" + (", retrying" if retrying else "")
+        return {"problem": self.problem, "retrying": retrying, "since": self.problem_since, "text": text}
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "kind": self.kind, "lanes": self.lanes, "state": self.state, "detail": self.detail,
             "since": self.since, "reads": self.reads, "errors": self.errors, "last_read": self.last_read,
-            "restarts": self.restarts, "degraded": health(self.state) != "ok",
+            "restarts": self.restarts, "degraded": health(self.state) != "ok", "warning": self.warning(),
         }
 
 
@@ -66,6 +158,9 @@ class LiveState:
         self.passages: deque[dict[str, Any]] = deque(maxlen=history)  # closed passages with enrichment
         self.flags: deque[dict[str, Any]] = deque(maxlen=200)
         self.mqtt_connected = False
+        # the broker connection as the dashboard shows it: connected, and if not, why (a reason word of
+        # gateway.publishing.mqtt_client.failure_reason), the failure in words and since when
+        self.mqtt: dict[str, Any] = {"connected": False, "reason": None, "error": None, "since": None}
         self.started_at = time.time()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,9 +183,7 @@ class LiveState:
         health = self.sources.get(status.source)
         if health is None:
             return
-        if health.state != status.state:
-            health.since = status.host_time
-        health.state, health.detail = status.state, status.detail
+        health.update(status.state, status.detail, status.host_time)
         self.broadcast("source", health.as_dict())
 
     def trigger_states(self, states: dict[str, dict[str, tuple[bool, float]]]) -> None:
@@ -119,7 +212,9 @@ class LiveState:
         if lane is not None:
             lane.recent.appendleft(record)
         for flag in record.get("flags", []):
-            self.flags.appendleft({"lane": record.get("lane"), "passage": record.get("id"), **flag})
+            self.flags.appendleft({"lane": record.get("lane"), "passage": record.get("id"),
+                                   "time": record.get("closed_at"), "declarations": record.get("declarations", []),
+                                   **flag})
         self.broadcast("result", record)
 
     # -- fan-out ------------------------------------------------------------------------
@@ -165,5 +260,6 @@ class LiveState:
             "sources": [health.as_dict() for health in self.sources.values()],
             "flags": list(self.flags)[:50],
             "mqtt_connected": self.mqtt_connected,
+            "mqtt": {**self.mqtt, "connected": self.mqtt_connected},
             "uptime_s": round(time.time() - self.started_at, 1),
         }

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.enrichment.result import EnrichmentResult
+from gateway.enrichment.result import EnrichmentResult, Flag, Routing
 from gateway.lane.passage import Passage, SeenIdentifier, VehicleEvidence
 
 # how a link was made (the linking rule, ``Link.via``) -> what the dashboard says
@@ -50,6 +50,22 @@ def vehicle_view(v: VehicleEvidence) -> dict[str, Any]:
             "positions": list(v.positions), "reads": v.reads, "error": v.error}
 
 
+def flag_view(flag: Flag) -> dict[str, Any]:
+    """A flag as the officer opens it: code, severity, message, the rule (``id@version``) and its evidence
+    (the rule's inputs, as the enriched record on MQTT carries them), and the declaration it concerns."""
+    evidence = flag.model_dump(mode="json", include={"evidence"}).get("evidence")
+    return {"code": flag.code, "severity": flag.severity, "rule": str(flag.rule) if flag.rule else None,
+            "message": flag.message, "evidence": evidence, "mrn": flag.mrn, "goods_item_seq": flag.goods_item_seq}
+
+
+def routing_view(routing: Routing) -> dict[str, Any]:
+    """An agency concerned by a goods item: why (``basis``), the documents it expects and whether they are
+    there; ``audience`` (``sps``, ``cites``) when a referral goes to that agency."""
+    return {"agency": routing.agency, "name": routing.name, "audience": routing.audience, "basis": routing.basis,
+            "expected_docs": list(routing.expected_docs), "present": routing.present, "mrn": routing.mrn,
+            "goods_item_seq": routing.goods_item_seq}
+
+
 def linked_by(vias: Any) -> list[str]:
     """What made the links (``Link.via``), in words, each once: GS1 keys, or the vehicle's plate, container ..."""
     return sorted({_LINKED_BY.get(str(via), "GS1 keys") for via in vias if via})
@@ -75,16 +91,18 @@ def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
 
 def result_view(passage: Passage, result: EnrichmentResult | None) -> dict[str, Any]:
     """A closed passage with what the dashboard shows of its enrichment (``None``: enrichment failed):
-    the declarations' MRNs, the flags (code, severity, rule), the agency routing and each key's match."""
+    the declarations' MRNs, the flags (code, severity, rule, evidence), the agency routing and referrals
+    (SPS, CITES) and each key's match."""
     view = passage_view(passage)
     if result is None:
-        view.update(declarations=[], flags=[], routing=[], enrichment="failed")
+        view.update(declarations=[], flags=[], routing=[], referrals=[], decision=None, enrichment="failed")
         return view
     view["declarations"] = [ref.mrn for ref in result.declaration_refs]
-    view["flags"] = [{"code": f.code, "severity": f.severity, "rule": str(f.rule) if f.rule else None,
-                      "message": f.message} for f in result.flags]
-    view["routing"] = [{"agency": r.agency, "expected_docs": r.expected_docs, "present": r.present}
-                       for r in result.routing]
+    view["decision"] = result.decision  # the local one (flags, routing): proceed / go_to_bay
+    view["flags"] = [flag_view(f) for f in result.flags]
+    view["routing"] = [routing_view(r) for r in result.routing]
+    # what went to an agency (SPS: veterinary / phytosanitary, CITES: protected species) besides customs
+    view["referrals"] = [routing_view(r) for r in result.routing if r.audience is not None]
     view["matches"] = {m.key: m.status for m in result.identifiers}
     view["linked_by"] = linked_by(link.via for link in result.links)
     return view

@@ -33,6 +33,11 @@ def test_username_password_publishes_and_a_wrong_password_is_refused(tls_broker:
         time.sleep(1.5)  # the refused client has had its CONNACK (and a retry)
         assert not bad.link.connected.is_set()
         assert bad.link.last_error is not None and "authori" in bad.link.last_error.lower()
+        # the dashboard (GET /api/state "mqtt") says why in one word: the credentials were refused
+        state = bad.connection_state()
+        assert state["connected"] is False and state["reason"] == "credentials" and state["since"] is not None
+        assert good.connection_state() == {"connected": True, "broker": f"mqtt://{tls_broker.host}:{port}",
+                                           "reason": None, "error": None, "since": None}
     finally:
         good.stop()
         bad.stop()

@@ -73,6 +73,7 @@ def test_every_broker_down_then_back_publishes_the_outbox(private_broker: Callab
             time.sleep(0.05)
         assert pub.link.failures >= 3
         assert not pub.link.connected.is_set()
+        assert pub.connection_state()["reason"] == "unreachable"  # connection refused: nobody listens
         second.start()
         with EventConsumer([second.url], "bx/v1/#") as consumer:
             assert pub.wait_idle(20)
@@ -102,6 +103,7 @@ def test_wrong_ca_is_logged_once_and_named_in_the_status(tmp_path: Path, caplog:
             while alone.link.failures < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert alone.link.failures >= 3
+            assert alone.connection_state()["reason"] == "tls"
         finally:
             alone.stop()
         tls_lines = [r for r in caplog.records if "TLS" in r.getMessage()]
@@ -121,6 +123,7 @@ def test_wrong_ca_is_logged_once_and_named_in_the_status(tmp_path: Path, caplog:
         connection = status["connection"]
         assert connection["broker"] == good_url and connection["index"] == 1
         assert connection["errors"][bad_url]["error"].startswith("TLS handshake failed: certificate not trusted")
+        assert connection["errors"][bad_url]["reason"] == "tls"
     finally:
         untrusted.stop()
         trusted.stop()

@@ -1,6 +1,7 @@
 """``border-gateway demo`` end to end: the real command as a child process, then its summary line.
 
-One 60-second run (the README's first command, with the dashboard on a free port) is shared by the
+One 60-second run (the README's first command, with the dashboard on a free port, its LLRP simulator
+stopped after the last truck, and the dashboard watched in headless Chromium meanwhile) is shared by the
 tests of this module; a second, shorter run with the same seed plays the scenario at twice the speed
 against the Mosquitto fixture (``--mqtt-url``, ``--no-dashboard``).  Determinism is shown twice,
 cheaply: both runs give the same passages and flags, and both equal an offline replay of the same
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +29,7 @@ import pytest
 
 from gateway.service.broker import LOOPBACK, free_port, port_open
 from gateway.service.demo import deterministic, offline_summary
+from tests.service.dashboard_demo import LLRP_STOP_AT, DashboardSeen, watch_dashboard
 from tests.support.brokers import SharedBroker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +49,7 @@ class DemoRun:
     returncode: int | None = None
     health: dict[str, Any] | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
+    dashboard: DashboardSeen = field(default_factory=DashboardSeen)
 
     def start(self) -> DemoRun:
         self.stderr_path = self.workdir / "stderr.log"
@@ -125,11 +129,15 @@ def _sources(body: Any) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def demo_60s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     api_port = free_port()
-    run = DemoRun(["--duration", "60", "--seed", str(SEED), "--api-port", str(api_port)],
-                  tmp_path_factory.mktemp("demo60")).start()
+    # 63 s: the dashboard test sees the LLRP simulator stop after the last passage (LLRP_STOP_AT), and the
+    # next cycle's first truck (at 64 s, read by that simulator) does not come.
+    run = DemoRun(["--duration", "63", "--seed", str(SEED), "--api-port", str(api_port),
+                   "--stop-llrp-at", str(LLRP_STOP_AT)], tmp_path_factory.mktemp("demo60")).start()
     try:
         run.line_starting("dashboard  ", timeout=60)
         _poll_api(run, f"http://127.0.0.1:{api_port}", timeout=40)
+        if run.process.poll() is None:  # the officer's page, while the scenario plays (tests/service/dashboard_demo.py)
+            watch_dashboard(f"http://127.0.0.1:{api_port}", run.dashboard)
         run.wait(timeout=150)
         yield run
     finally:
@@ -202,3 +210,66 @@ def test_same_seed_same_passages_and_flags_on_another_run(demo_60s: DemoRun, mqt
     assert rerun.address("broker     ") == f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}"
     assert "Traceback" not in rerun.stderr, rerun.stderr
     assert deterministic(rerun.summary) == deterministic(demo_60s.summary)
+
+
+# -- the dashboard an officer works from (#23 item 6, #18 item 3), seen in Chromium during the run ----------
+
+GREEN, AMBER = "rgb(46, 160, 67)", "rgb(210, 153, 34)"  # --ok, --warn of dashboard.html
+
+
+def _seen(run: DemoRun) -> DashboardSeen:
+    seen = run.dashboard
+    if seen.skipped:
+        pytest.skip(seen.skipped)
+    assert seen.error is None, seen.error
+    return seen
+
+
+def test_dashboard_lane_says_what_to_do_in_words_and_colour_beside_the_truck(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    proceed, bay = seen.proceed, seen.bay
+    assert proceed["words"] == "Proceed" and proceed["border"] == GREEN and proceed["colour"] == GREEN, proceed
+    # the clean truck (its SSCCs and declaration) or truck 6 (its plates and the movement's declaration)
+    assert ("340123450000001014" in proceed["identity"] and CLEAN_TRUCK_MRN in proceed["identity"]) or \
+        ("B-MV 6006" in proceed["identity"] and "25DE0040560000006A" in proceed["identity"]), proceed
+    assert bay["words"] == "Go to the inspection bay" and bay["border"] == AMBER and bay["colour"] == AMBER, bay
+    assert "340123450000002011" in bay["identity"] and "25DE0040560000002A" in bay["identity"], bay
+    assert "local decision" in bay["text"] and "SPS_DOC_MISSING" in bay["text"], bay  # its source, until "dec"
+
+
+def test_dashboard_flag_opens_on_its_rule_and_evidence_and_shows_the_sps_referral(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    assert "SPS_DOC_MISSING" in seen.flag_closed and "R-SPS-DOC@1" not in seen.flag_closed
+    opened = seen.flag_opened
+    assert "R-SPS-DOC@1" in opened and "25DE0040560000002A" in opened, opened  # the rule, the declaration
+    assert "expected_docs" in opened and "N853" in opened and "VET" in opened, opened  # the rule's inputs
+    assert "referred to SPS" in seen.referral and "N853" in seen.referral and "missing" in seen.referral
+
+
+def test_dashboard_recent_flags_name_time_lane_passage_and_declaration(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    row = seen.recent_flag
+    time_cell, lane_cell, _passage_cell, declaration_cell, flag_cell = row["cells"]
+    assert row["lane"] == lane_cell == "lane2" and row["passage"].startswith("lane2-"), row
+    assert ":" in time_cell and "25DE0040560000002A" in declaration_cell and "SPS_DOC_MISSING" in flag_cell, row
+
+
+def test_dashboard_history_lists_the_passages_and_filters_them(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    assert len(seen.history_all) >= 6, seen.history_all
+    assert len(seen.history_by_flag) == 2, seen.history_by_flag  # the undeclared trucks of lanes 1 and 2
+    assert all("NO_DECLARATION" in row for row in seen.history_by_flag)
+    assert len(seen.history_by_flag_and_lane) == 1 and "340123450000004015" in seen.history_by_flag_and_lane[0]
+    assert len(seen.history_by_mrn) == 1 and "Go to the inspection bay" in seen.history_by_mrn[0]
+
+
+def test_dashboard_says_in_plain_words_that_the_reader_is_down(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    assert re.fullmatch(r"⚠ reader llrp-sim unreachable since \d\d:\d\d, retrying", seen.warning.strip()), seen.warning
+    assert "Error" not in seen.sources_row and "Errno" not in seen.sources_row, seen.sources_row
+
+
+def test_dashboard_has_no_console_errors(demo_60s: DemoRun) -> None:
+    seen = _seen(demo_60s)
+    assert seen.console_errors == [], seen.console_errors
+    assert seen.requests_failed == [], seen.requests_failed
