@@ -10,6 +10,7 @@ from typing import Any
 from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.store import Store
+from gateway.history.store import HistoryStore
 from gateway.lane.engine import LaneEngine
 from gateway.publishing.publisher import Publisher
 from gateway.service.gateway import Gateway
@@ -28,7 +29,9 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     # Retention (gateway.storage.retention): passages through the outbox's own age bound, the rest daily.
     outbox = publisher.outbox
     outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
-    gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi)
+    history = HistoryStore.for_storage_dir(directory)
+    gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi,
+                      history=history)
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
@@ -40,6 +43,7 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
         intake.on_refused = lambda kind, count: gateway.metrics.intake_errors.labels("mqtt", kind).inc(count)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
+    gateway.on_stop.append(history.close)  # last: what the other hooks recorded is committed first
     return gateway
 
 

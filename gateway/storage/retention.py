@@ -24,7 +24,7 @@ deletes outbox rows only while no gateway runs on the storage.
 ...                        now=500 * 86400.0, dry_run=True)][:3]
 ['passages: kept (no period set)', 'declarations: kept (no period set)', 'parties: 1 older than 365 days (dry run)']
 >>> [r.rows for r in purge({"enrichment": folder / "enrichment.sqlite"}, {}, now=500 * 86400.0)]
-[0, 0, 1, 0]
+[0, 0, 1, 0, 0]
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("movements", "enrichment", "movements", "MAX(stored, COALESCE(eta, 0))", 30.0,
          "movements (the declarations of one crossing): vehicle and trailer number plates, container "
          "numbers, declaration references; counted from the later of the expected arrival and the receipt"),
+    Kind("passage_history", "history", "passages", "COALESCE(closed_at, opened_at, updated)", 30.0,
+         "each passage's history (identifiers and their reads, number plates, container codes, triggers, every "
+         "enrichment revision with its declaration links and flags, decisions and lane signals); counted from "
+         "the passage's close"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
