@@ -194,6 +194,16 @@ class Composer:
         observed = self._observe(passage, mrns, now)
         return observed.events.event_hash if observed is not None else self.passage_key(passage)
 
+    def recall(self, passage: Passage, mrns: Sequence[str], now: float) -> str | None:
+        """A passage whose observation went out earlier (before a restart, or evicted from the recent ones):
+        its events composed again with the MRNs of its first record (the same event hash) and marked as
+        sent, so that the next revision refers to it without sending it again."""
+        observed = self._observe(passage, mrns, now)
+        if observed is None:
+            return self.passage_key(passage)
+        observed.announced = True
+        return observed.events.event_hash
+
     def passage_key(self, passage: Passage) -> str:
         """What identifies the record of a passage without an EPCIS event (its CloudEvents ids derive from it):
         deterministic, like an event hash, from the gateway and the passage id."""

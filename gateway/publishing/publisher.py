@@ -185,6 +185,13 @@ class Publisher:
         self.sender.store(composed.messages, self._counters(composed, rev) if allocated else None)
         return composed.customs_id
 
+    def recall(self, passage: Passage, mrns: Sequence[str]) -> str | None:
+        """Before :meth:`publish_enriched` for a passage closed earlier (late data, after a restart too): its
+        observation is known again under the event hash it went out with (composed with ``mrns``, those of
+        its first record) and is not sent again; returns that event hash."""
+        with self._lock:
+            return self.composer.recall(passage, mrns, time.time())
+
     def publish_lane_state(self, lane: str, state: Literal["open", "closed", "fault"] = "open",
                            detail: str | None = None) -> None:
         """Retained lane state with message expiry (a dead lane does not show a stale vehicle)."""

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import Counter
@@ -60,6 +60,7 @@ class Gateway:
     ) -> None:
         self.config, self.engine, self.enricher, self.publisher = config, engine, enricher, publisher
         self.history = history  # the passage history (gateway.history.store), None: the live view only
+        self.late: Any = None  # gateway.history.late.LateData: re-enrichment of closed passages (wiring)
         self.store, self.clock = enricher.store, clock  # declarations and master data: the API serves them
         self.metrics = Metrics()
         # Labelled counter children per (source, carrier, decoded): ``labels()`` costs more than the
@@ -200,6 +201,22 @@ class Gateway:
         callable from any thread, never blocks; nothing happens without a history store."""
         if self.history is not None:
             self.history.record(passage_id, kind, at, source, body)
+
+    def reenrich(self, passage_ids: Iterable[str], reason: str, *, force: bool = False) -> list[Any]:
+        """Re-enrich closed passages now (a late central decision): the next revision of each whose result
+        changed (each, with ``force``) is published and recorded; see :meth:`gateway.history.late.LateData.
+        reenrich`.  Blocking (SQLite, the enricher): call it from a worker thread, not the loop."""
+        if self.late is None:
+            return []
+        return list(self.late.reenrich(passage_ids, reason, force=force))
+
+    def on_revision(self, revision: Any) -> None:
+        """A later revision was published (any thread): the dashboard shows it instead of the earlier one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.live.passage_revision(revision.record)
+        else:
+            loop.call_soon_threadsafe(self.live.passage_revision, revision.record)
 
     # -- reconfiguration (gateway.service.reload) ------------------------------------------
 

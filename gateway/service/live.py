@@ -122,6 +122,15 @@ class LiveState:
             self.flags.appendleft({"lane": record.get("lane"), "passage": record.get("id"), **flag})
         self.broadcast("result", record)
 
+    def passage_revision(self, record: dict[str, Any]) -> None:
+        """A later revision of a closed passage's record (late data): it replaces the one shown."""
+        pid = record.get("id")
+        for rows in (self.passages, *(lane.recent for lane in self.lanes.values())):
+            for index, row in enumerate(rows):
+                if row.get("id") == pid:
+                    rows[index] = record
+        self.broadcast("result", record)
+
     # -- fan-out ------------------------------------------------------------------------
 
     def subscribe(self, maxsize: int = 256) -> asyncio.Queue[dict[str, Any]]:

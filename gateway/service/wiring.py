@@ -10,6 +10,7 @@ from typing import Any
 from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.store import Store
+from gateway.history.late import LateData
 from gateway.history.store import HistoryStore
 from gateway.lane.engine import LaneEngine
 from gateway.publishing.publisher import Publisher
@@ -43,6 +44,11 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
         intake.on_refused = lambda kind, count: gateway.metrics.intake_errors.labels("mqtt", kind).inc(count)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
+    # Late data (gateway.history.late): a record stored after a passage closed re-enriches it
+    late = gateway.late = LateData(history, store, lambda: gateway.enricher, publisher, clock=gateway.clock)
+    late.on_revision.append(gateway.on_revision)
+    gateway.on_start.append(late.start)
+    gateway.on_stop.append(late.stop)
     gateway.on_stop.append(history.close)  # last: what the other hooks recorded is committed first
     return gateway
 

@@ -61,7 +61,10 @@ def stop(gateway: Gateway) -> None:
     """What the service's shutdown runs after the lane engine (the history is committed and closed)."""
     for hook in gateway.on_stop:
         hook()
-    gateway.publisher.outbox.close()
+    if gateway.publisher.sender._thread is not None:  # started: flush, "offline", disconnect, close
+        gateway.publisher.stop(2.0)
+    else:
+        gateway.publisher.outbox.close()
     gateway.enricher.store.close()
 
 
