@@ -9,7 +9,9 @@ movements (``movements``, 30 days by default; the lane's own plate readings live
 on their way to the broker).
 
 Rows are deleted with SQLite's ``secure_delete`` on, so that their content is overwritten in the file
-rather than left in free pages.  Passages live in the outbox only until the broker acknowledges them;
+rather than left in free pages.  The passage history (``passage_history``, :mod:`gateway.history.store`)
+is deleted by its summary rows, which take their events, keys and flags with them (a trigger).  Passages'
+messages live in the outbox only until the broker acknowledges them;
 the running service applies their period through the outbox's own age bound (the smaller of
 ``mqtt.outbox.max_age_s`` and this period), since it holds the queue in memory too, and ``purge``
 deletes outbox rows only while no gateway runs on the storage.
