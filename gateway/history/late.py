@@ -222,7 +222,8 @@ class LateData:
         customs_id: str | None = None
         try:
             self.publisher.recall(passage, closed.first_mrns)
-            customs_id = self.publisher.publish_enriched(passage, result)
+            # the lane's state takes the new decision only while it shows this passage (never after a restart)
+            customs_id = self.publisher.publish_enriched(passage, result, lane_state=None)
         except OutboxFull:  # refused by the configured policy: counted and reported by the outbox
             return None
         revision = revision_of(customs_id) or closed.revision + 1

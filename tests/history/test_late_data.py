@@ -23,6 +23,7 @@ from tests.support.brokers import SharedBroker
 
 INTAKE = "bx/v1/in/test-post/gw-hist/declarations"
 ENRICHED = "bx/v1/customs/test-post/gw-hist/enriched/#"
+STATE = "bx/v1/ops/test-post/gw-hist/lane/lane1/state"
 
 
 def start(gateway: Gateway) -> Gateway:
@@ -69,6 +70,7 @@ def test_a_late_declaration_and_its_amendment_publish_revisions_after_a_restart(
     config = load_config(site(tmp_path, mqtt_broker.url, intake_mqtt=True))
     pallet = sscc(901)
     sub = Subscriber(mqtt_broker.host, mqtt_broker.port, ENRICHED).start()
+    lane = Subscriber(mqtt_broker.host, mqtt_broker.port, STATE).start()
     first = start(build(config))
     try:
         t0 = time.time() - 600  # the truck passed ten minutes ago
@@ -79,6 +81,7 @@ def test_a_late_declaration_and_its_amendment_publish_revisions_after_a_restart(
     finally:
         stop(first)
 
+    seen_before = len(lane.messages)
     second = start(build(config))  # a restart: the passage comes back from the history
     try:
         event_hash = r1["id"].rpartition("#")[0]
@@ -110,9 +113,13 @@ def test_a_late_declaration_and_its_amendment_publish_revisions_after_a_restart(
         assert not second.history.query(flag="NO_DECLARATION")
         time.sleep(0.3)
         assert sorted(r["data"]["revision"] for r in records(sub) if r["data"]["passage"]["id"] == pid) == [1, 2, 3]
+        # after a restart the gateway does not know what the lane shows: the revisions leave its state alone
+        assert [m for m in lane.messages[seen_before:] if m.payload and json.loads(m.payload).get("decision")] == []
     finally:
         stop(second)
         sub.stop()
+        lane.client.publish(STATE, b"", qos=1, retain=True).wait_for_publish(5)  # no retained state left
+        lane.stop()
 
 
 def test_a_declaration_after_the_late_window_changes_nothing(tmp_path: Path, mqtt_broker: SharedBroker) -> None:
@@ -134,9 +141,17 @@ def test_a_declaration_after_the_late_window_changes_nothing(tmp_path: Path, mqt
         assert [r["data"]["revision"] for r in records(sub) if r["data"]["passage"]["id"] == pid] == [1]
         story = gateway.history.passage_history(pid)
         assert story is not None and story["revision"] == 1
-        # inside the window (the same passage re-enriched now that the window is wider) it would link
+        # inside the window (the same passage re-enriched now that the window is wider) it would link; the lane
+        # still shows the passage (no truck since): its state takes the new decision
+        lane = Subscriber(mqtt_broker.host, mqtt_broker.port, STATE).start()
         gateway.late._window_s = 3 * 3600.0
         assert [r.revision for r in gateway.late.reenrich([pid], "declaration-new")] == [2]
+        states = lane.wait_for(lambda ms: any(json.loads(m.payload).get("decision") == "proceed" for m in ms
+                                              if m.payload))
+        shown = [json.loads(m.payload) for m in states if m.payload][-1]
+        assert shown["passageId"] == pid and shown["decision"] == "proceed" and shown["occupied"] is False
+        lane.client.publish(STATE, b"", qos=1, retain=True).wait_for_publish(5)
+        lane.stop()
     finally:
         stop(gateway)
         sub.stop()
