@@ -1,15 +1,16 @@
 """Late data: what arrives after a passage closed re-enriches it and publishes the next revision.
 
 A declaration lodged (or amended) after the truck passed, a movement, product or party master data stored
-later: the enrichment store tells :meth:`LateData.on_change` after its commit (MQTT intake, HTTP, file
-import alike).  A worker thread finds the passages it concerns in the passage history
-(:mod:`gateway.history.store`) by the keys enrichment links on (:mod:`gateway.history.keys`), closed within
-``enrichment.late_window_s`` (default 24 h), rebuilds each closed passage from the history (so this
-survives a restart), runs the current enricher again and, only when the result changed (links, flags,
-declarations, routing, decision: :func:`~gateway.history.store.result_signature`), publishes the next
-revision of the enriched record (``{hash}#customs/r{n}``, the same event hash) and records it in the
-passage's history.  Other parts re-enrich through :meth:`LateData.reenrich` (a late central decision:
-``reenrich(passage_ids, reason)``) and hear of each revision through :attr:`LateData.on_revision`.
+later: the enrichment store tells :meth:`LateData.on_change` after its commit (the MQTT intake and the HTTP
+API alike; ``border-gateway import`` writes from another process, unseen here).  A worker thread finds the
+passages it concerns in the passage history (:mod:`gateway.history.store`) by the keys enrichment links
+on (:mod:`gateway.history.keys`), closed within ``enrichment.late_window_s`` (default 24 h), rebuilds each
+closed passage from the history (so this survives a restart), runs the current enricher again and, only
+when the result changed (links, flags, declarations, routing, decision:
+:func:`~gateway.history.store.result_signature`), publishes the next revision of the enriched record
+(``{hash}#customs/r{n}``, the same event hash) and records it in the passage's history.  Other parts
+re-enrich through :meth:`LateData.reenrich` (a late central decision: ``reenrich(passage_ids, reason)``)
+and hear of each revision through :attr:`LateData.on_revision`.
 
 One worker, one passage at a time: the revisions of a passage are allocated in the order they are made.
 The queue is bounded (``max_queue`` changes); a change that does not fit is dropped and counted in
@@ -46,6 +47,7 @@ from gateway.publishing.publisher import Publisher
 from gateway.service.views import result_view
 
 log = logging.getLogger(__name__)
+_SINGULAR = {"declarations": "declaration", "movements": "movement", "products": "product", "parties": "party"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class LateData:
             return
         self.stats["changes"] += 1
         kinds = {outcome for _record, outcome in change.records}
-        reason = f"{change.kind.rstrip('s')}-{'amended' if kinds & {'amended', 'updated'} else 'new'}"
+        reason = f"{_SINGULAR[change.kind]}-{'amended' if kinds & {'amended', 'updated'} else 'new'}"
         self._put(_Job(reason, change=change))
 
     def submit(self, passage_ids: Iterable[str], reason: str) -> None:
