@@ -11,7 +11,10 @@ import httpx
 import pytest
 
 from gateway.config import ConfigError, load_config, parse_config
+from gateway.enrichment.declaration import Declaration
+from gateway.enrichment.party import Party
 from gateway.enrichment.result import EnrichmentResult, Flag
+from gateway.enrichment.store import Change
 from gateway.history.store import HistoryStore
 from gateway.lane.passage import Passage
 from gateway.service.api import create_app
@@ -159,6 +162,31 @@ def test_a_late_movement_links_a_truck_seen_by_its_plate(tmp_path: Path) -> None
 
 
 def declaration_model(n: int) -> Any:
-    from gateway.enrichment.declaration import Declaration
-
     return Declaration.model_validate(declaration(n, plate=f"OTHER {n}", eta=iso(time.time() - 300)))
+
+
+def test_late_party_master_data_finds_the_passages_of_the_declarations_naming_it(tmp_path: Path) -> None:
+    config = load_config(site(tmp_path))
+    gateway = build(config)
+    gateway.late.start()
+    try:
+        t0 = time.time() - 300
+        pallet = sscc(921)
+        gateway.store.upsert_declaration(Declaration.model_validate(declaration(
+            921, items=[item(ssccs=[pallet])], eta=iso(t0), declarant={"partyRef": "P-DECL-921"})))
+        pid = pass_truck(gateway, pallet, t0)
+        other = pass_truck(gateway, sscc(922), t0 + 60)  # another truck, not linked to that declaration
+        change = gateway.store.upsert_party(Party.model_validate({"partyRef": "P-DECL-921", "name": "Late Ltd"}))
+        assert change.outcome == "created"
+        assert gateway.late.wait_idle(10)
+        # the passage linked to the declaration naming the party is re-enriched (its links and flags are the
+        # same: no revision); the other truck is not even looked at
+        assert gateway.late.stats["candidates"] == 1 and gateway.late.stats["unchanged"] == 1
+        assert gateway.late.stats["revisions"] == 0
+        history = gateway.history
+        assert history is not None and other != pid
+        assert gateway.late.concerned(Change("parties", ((Party.model_validate({"partyRef": "P-DECL-921"}),
+                                                          "updated"),))) == [pid]
+    finally:
+        gateway.late.stop()
+        stop(gateway)
