@@ -129,6 +129,10 @@ class LiveState:
             for index, row in enumerate(rows):
                 if row.get("id") == pid:
                     rows[index] = record
+        kept = [flag for flag in self.flags if flag.get("passage") != pid]  # the revision's flags replace them
+        self.flags.clear()
+        self.flags.extend({"lane": record.get("lane"), "passage": pid, **flag} for flag in record.get("flags", []))
+        self.flags.extend(kept)
         self.broadcast("result", record)
 
     # -- fan-out ------------------------------------------------------------------------

@@ -127,6 +127,10 @@ def test_late_movement_product_and_declaration_over_http_revise_the_record(tmp_p
         assert [e["source"] for e in story["events"] if e["kind"] == "enriched"] == [
             "enrichment", "late:declaration-new"]
         assert gateway.late.stats["revisions"] == 1
+        # the dashboard's view shows the revision instead of the first record, and its flags
+        shown = [row for row in gateway.live.passages if row["id"] == pid]
+        assert [row["revision"] for row in shown] == [2] and shown[0]["declarations"] == [mrn(911)]
+        assert "NO_DECLARATION" not in {f["code"] for f in gateway.live.flags if f["passage"] == pid}
         # a movement naming the passage's declaration (no plate was seen: it links nothing new): unchanged
         gateway.store.upsert_movement(movement("GMR-LATE", plate="B-LT 1", declarations=[mrn(911)], eta=iso(t0)))
         assert gateway.late.wait_idle(10)
