@@ -363,9 +363,10 @@ class HistoryStore:
         if flag is not None:
             where.append("id IN (SELECT passage_id FROM passage_flags WHERE code = ?)")
             params.append(flag)
-        if mrn is not None:
-            where.append("id IN (SELECT passage_id FROM passage_keys WHERE key = ?)")
-            params.append(f"mrn:{mrn}")
+        if mrn is not None:  # linked now (the last revision), found through the keys' index
+            where.append("id IN (SELECT passage_id FROM passage_keys WHERE key = ?) "
+                         "AND EXISTS (SELECT 1 FROM json_each(passages.declarations) WHERE value = ?)")
+            params += [f"mrn:{mrn}", mrn]
         sql = (f"SELECT row, signal FROM passages WHERE {' AND '.join(where)} "
                "ORDER BY closed_at DESC, id DESC LIMIT ?")
         out = []
