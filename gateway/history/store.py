@@ -145,7 +145,8 @@ class HistoryStore:
         self.dropped_writes = 0  # writes refused because the queue was full (never silent: logged, counted)
         # one writer connection (the writer thread) and one reader connection (API, re-enrichment); an
         # in-memory database is one connection for both (SQLite gives each connection its own ":memory:")
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # a purge from another process (``border-gateway purge``) may hold the write lock a while: wait for it
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
         if not memory:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
