@@ -24,6 +24,11 @@ class EnrichmentConfig(Section):
     agency_routing: Path | None = Field(None, description="HS chapter/heading -> agency table (default: built in)")
     rules: Path | None = Field(None, description="flag thresholds and stop-lists (default: built in)")
     intake_mqtt: bool = Field(False, description="subscribe to {base}/in/{site}/{gw}/declarations|products|parties")
+    late_window_s: float = Field(
+        86400.0, ge=0, le=30 * 86400.0,
+        description="late data: a declaration, movement or master record stored (or amended) up to this long "
+                    "after a passage closed re-enriches it and publishes the next revision of its enriched record "
+                    "when the result changes (0: never); at most 30 days")
 
     def window(self, office: str | None = None) -> tuple[float, float]:
         """(before, after) in seconds for ``office`` (default: the border office)."""

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,7 @@ from gateway.storage.schemas import ENRICHMENT
 from gateway.vehicle import plate_skeleton
 
 DB_FILENAME = ENRICHMENT_DB
+log = logging.getLogger(__name__)
 
 Outcome = Literal["created", "amended", "unchanged", "stale", "updated"]
 
@@ -99,6 +101,18 @@ class DeclarationHit:
     version: int
     office: str | None
     eta: float | None
+
+
+ChangeKind = Literal["declarations", "movements", "products", "parties"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Records that changed what enrichment finds: created, amended or updated (never ``unchanged`` or
+    ``stale``), each with its outcome; what :attr:`Store.listeners` are told after the commit."""
+
+    kind: ChangeKind
+    records: tuple[tuple[Declaration | Movement | Product | Party, Outcome], ...]
 
 
 def declaration_keys(decl: Declaration) -> set[tuple[str, str]]:
@@ -186,6 +200,9 @@ class Store:
         self._cache: OrderedDict[int, Declaration] = OrderedDict()
         self._products: OrderedDict[str, Product] = OrderedDict()
         self._cache_size = cache_size
+        # called after each committed write that changed something (late data: gateway.history.late), in the
+        # writer's thread; a listener must be quick and must not raise
+        self.listeners: list[Callable[[Change], None]] = []
 
     @classmethod
     def for_storage_dir(cls, directory: str | Path) -> Store:
@@ -214,6 +231,7 @@ class Store:
 
     def upsert_declarations(self, decls: Iterable[Declaration]) -> list[Upsert]:
         """Bulk upsert in one transaction (all or nothing: a conflict rolls the batch back)."""
+        decls = list(decls)
         with self._lock:
             self._begin()
             try:
@@ -222,7 +240,8 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return out
+        self._notify("declarations", decls, out)
+        return out
 
     def _upsert_declaration(self, decl: Declaration) -> Upsert:
         body = decl.model_dump_json(by_alias=True, exclude_none=True)
@@ -259,6 +278,7 @@ class Store:
 
     def upsert_movements(self, movements: Iterable[Movement]) -> list[Upsert]:
         """Like declarations: idempotent on reference + version, a higher version supersedes, all or nothing."""
+        movements = list(movements)
         with self._lock:
             self._begin()
             try:
@@ -267,7 +287,8 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return out
+        self._notify("movements", movements, out)
+        return out
 
     def _upsert_movement(self, movement: Movement) -> Upsert:
         body = movement.model_dump_json(by_alias=True, exclude_none=True)
@@ -415,6 +436,7 @@ class Store:
         return self.upsert_products([product])[0]
 
     def upsert_products(self, products: Iterable[Product]) -> list[Upsert]:
+        products = list(products)
         with self._lock:
             self._begin()
             try:
@@ -425,7 +447,8 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return out
+        self._notify("products", products, out)
+        return out
 
     def product(self, gtin: str) -> Product | None:
         """The product master record of ``gtin``, parsed once per content.
@@ -453,6 +476,7 @@ class Store:
         return self.upsert_parties([party])[0]
 
     def upsert_parties(self, parties: Iterable[Party]) -> list[Upsert]:
+        parties = list(parties)
         with self._lock:
             self._begin()
             try:
@@ -463,7 +487,8 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            return out
+        self._notify("parties", parties, out)
+        return out
 
     def party(self, party_ref: str) -> Party | None:
         with self._lock:
@@ -481,6 +506,19 @@ class Store:
         return [Party.model_validate_json(r[0]) for r in rows]
 
     # -- shared ---------------------------------------------------------------------------------
+
+    def _notify(self, kind: ChangeKind, records: Sequence[Declaration | Movement | Product | Party],
+                outcomes: Sequence[Upsert]) -> None:
+        changed = tuple((record, up.outcome) for record, up in zip(records, outcomes, strict=True)
+                        if up.outcome in ("created", "amended", "updated"))
+        if not changed or not self.listeners:
+            return
+        change = Change(kind, changed)
+        for listener in list(self.listeners):
+            try:
+                listener(change)
+            except Exception:  # a listener's failure never fails the write that was committed
+                log.exception("a store listener failed")
 
     def _upsert_simple(self, table: str, key_col: str, key: str, body: str, columns: dict[str, str | None]) -> Upsert:
         digest = _digest(body)

@@ -174,15 +174,16 @@ class Composer:
         """
         return self._observation(passage, mrns, passage_summary(passage), now)
 
-    def enriched(self, passage: Passage, result: EnrichmentResult, revision: int, now: float) -> Composed:
+    def enriched(self, passage: Passage, result: EnrichmentResult, revision: int, now: float,
+                 lane_state: bool = True) -> Composed:
         """The enriched record of ``revision`` with its projections and the lane state with the decision
         (no messages when the passage has nothing to observe; no lane state when the lane shows another
-        truck by now, see :meth:`_decided_state`)."""
+        truck by now, see :meth:`_decided_state`, or with ``lane_state=False``)."""
         summary = passage_summary(passage)
         record = self._enriched(passage, result, revision, summary, now)
         if record.customs_id is None:
             return record
-        state = self._decided_state(passage, record.decision, summary["counts"], now)
+        state = self._decided_state(passage, record.decision, summary["counts"], now) if lane_state else None
         messages = [*record.messages, state] if state is not None else record.messages
         return Composed(messages, record.event_hash, record.customs_id, record.decision)
 
@@ -193,6 +194,23 @@ class Composer:
         before composing it."""
         observed = self._observe(passage, mrns, now)
         return observed.events.event_hash if observed is not None else self.passage_key(passage)
+
+    def recall(self, passage: Passage, mrns: Sequence[str], now: float) -> str | None:
+        """A passage whose observation went out earlier (before a restart, or evicted from the recent ones):
+        its events composed again with the MRNs of its first record (the same event hash) and marked as
+        sent, so that the next revision refers to it without sending it again."""
+        observed = self._observe(passage, mrns, now)
+        if observed is None:
+            return self.passage_key(passage)
+        observed.announced = True
+        return observed.events.event_hash
+
+    def shows(self, passage: Passage) -> bool:
+        """Whether the lane's state shows ``passage`` closed (no truck in the lane since, nothing closed after
+        it): only then does a later revision's decision reach the lane.  ``False`` when this composer has not
+        published the lane's state (after a restart: what the lane shows is not known here)."""
+        state = self._lane_state.get(passage.lane)
+        return state is not None and state["passageId"] == passage.id and not state["occupied"]
 
     def passage_key(self, passage: Passage) -> str:
         """What identifies the record of a passage without an EPCIS event (its CloudEvents ids derive from it):

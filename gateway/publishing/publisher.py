@@ -180,21 +180,33 @@ class Publisher:
             self.sender.store(composed.messages)
         return composed.event_hash
 
-    def publish_enriched(self, passage: Passage, result: EnrichmentResult, revision: int | None = None) -> str | None:
+    def publish_enriched(self, passage: Passage, result: EnrichmentResult, revision: int | None = None, *,
+                         lane_state: bool | None = True) -> str | None:
         """The enriched record and its projections; returns the CloudEvents id of the customs one.
 
         Each call for the same passage is the next revision (``{hash}#customs/r2`` ...: a re-enrichment
-        after late data), unless ``revision`` is given.
+        after late data), unless ``revision`` is given.  The lane state shows the revision's decision while
+        the lane still shows the passage (``lane_state=True``, see :meth:`.Composer.enriched`); with ``None``
+        (late data) only when this publisher published that state itself, never after a restart
+        (:meth:`.Composer.shows`); never with ``False``.
         """
         now = time.time()
         with self._lock:
             allocated = revision is None
             rev = self._next_revision(passage, result, now) if revision is None else revision
-            composed = self.composer.enriched(passage, result, rev, now)
+            show = self.composer.shows(passage) if lane_state is None else lane_state
+            composed = self.composer.enriched(passage, result, rev, now, lane_state=show)
         if composed.customs_id is None:
             return None
         self.sender.store(composed.messages, self._counters(composed, rev) if allocated else None)
         return composed.customs_id
+
+    def recall(self, passage: Passage, mrns: Sequence[str]) -> str | None:
+        """Before :meth:`publish_enriched` for a passage closed earlier (late data, after a restart too): its
+        observation is known again under the event hash it went out with (composed with ``mrns``, those of
+        its first record) and is not sent again; returns that event hash."""
+        with self._lock:
+            return self.composer.recall(passage, mrns, time.time())
 
     def publish_lane_state(self, lane: str, state: Literal["open", "closed", "fault"] = "open",
                            detail: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """The HTTP API (FastAPI) and the dashboard.
 
 Reads: ``/health``, ``/ready``, ``/metrics``, ``/api/state``, ``/api/lanes``, ``/api/sources``,
-``/api/passages``, ``/api/outbox``, ``/api/asyncapi``, ``/api/events`` (Server-Sent Events) and
+``/api/passages`` (and ``/api/passages/{id}``, ``/api/recent-flags``: the passage history), ``/api/outbox``,
+``/api/asyncapi``, ``/api/events`` (Server-Sent Events) and
 the master-data reads of :mod:`gateway.service.api_masterdata`; ``POST /api/reload`` re-reads the site
 file (:mod:`gateway.service.reload`).  Writes need a bearer token
 (``api.tokens``); reads too when ``api.read_tokens`` is set.  Invalid bodies get 422 with the
@@ -119,15 +120,17 @@ def create_app(ctx: ApiContext) -> FastAPI:
         return [health.as_dict() for health in ctx.live.sources.values()]
 
     @app.get("/api/passages", tags=["passages"], dependencies=read_dep)
-    async def passages(
+    def passages(
         lane: str | None = None,
         since: float | None = Query(None, description="closed at or after (epoch seconds)", allow_inf_nan=False),
         until: float | None = Query(None, description="closed before (epoch seconds)", allow_inf_nan=False),
         mrn: str | None = Query(None, description="linked declaration MRN"),
+        flag: str | None = Query(None, description="raised flag code, e.g. NO_DECLARATION"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
+        """Closed passages, newest first: from the passage history (surviving restarts), else the live view."""
         if ctx.passage_query is not None:
-            return ctx.passage_query(lane=lane, since=since, until=until, mrn=mrn, limit=limit)
+            return ctx.passage_query(lane=lane, since=since, until=until, mrn=mrn, flag=flag, limit=limit)
         rows = list(reversed(ctx.live.passages))
         out = []
         for row in rows:
@@ -140,10 +143,49 @@ def create_app(ctx: ApiContext) -> FastAPI:
                 continue
             if mrn and mrn not in row.get("declarations", []):
                 continue
+            if flag and not any(f.get("code") == flag for f in row.get("flags", [])):
+                continue
             out.append(row)
             if len(out) >= limit:
                 break
         return out
+
+    @app.get("/api/passages/{passage_id}", tags=["passages"], dependencies=read_dep)
+    def passage(passage_id: str) -> JSONResponse:
+        """One passage's whole story: reads summary, triggers, links, each enrichment revision, each decision
+        and lane signal, with times and sources (404 for an unknown id)."""
+        if ctx.passage_history is not None:
+            found = ctx.passage_history(passage_id)
+        else:  # no history store: what the live view still holds
+            row = next((r for r in reversed(ctx.live.passages) if r.get("id") == passage_id), None)
+            found = None if row is None else {"id": passage_id, "lane": row.get("lane"), "summary": row,
+                                              "revision": row.get("revision"), "events": []}
+        if found is None:
+            return JSONResponse({"detail": "no such passage"}, status_code=404)
+        return JSONResponse(found)
+
+    @app.get("/api/recent-flags", tags=["passages"], dependencies=read_dep)
+    def recent_flags(
+        lane: str | None = None,
+        since: float | None = Query(None, description="raised at or after (epoch seconds)", allow_inf_nan=False),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        """Flags of closed passages, newest first: time, lane, passage id, code, severity, declaration MRNs."""
+        if ctx.recent_flags is not None:
+            return ctx.recent_flags(lane=lane, since=since, limit=limit)
+        out: list[dict[str, Any]] = []
+        for row in reversed(ctx.live.passages):
+            if lane and row.get("lane") != lane:
+                continue
+            at = row.get("closed_at") or 0.0
+            if since is not None and at < since:
+                continue
+            out.extend({"time": at, "lane": row.get("lane"), "passage_id": row.get("id"), "code": f.get("code"),
+                        "severity": f.get("severity"), "revision": row.get("revision"),
+                        "declarations": row.get("declarations", [])} for f in row.get("flags", []))
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     @app.get("/api/outbox", tags=["status"], dependencies=read_dep)
     async def outbox() -> dict[str, Any]:

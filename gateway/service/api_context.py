@@ -23,6 +23,9 @@ class ApiContext:
     outbox_state: Callable[[], dict[str, Any]] = field(default=lambda: {"available": False})
     asyncapi: Callable[[], dict[str, Any]] | None = None
     ready: Callable[[], bool] = field(default=lambda: True)
+    # the passage history (gateway.history.store; blocking reads: the routes run them in worker threads)
     passage_query: Callable[..., list[dict[str, Any]]] | None = None
+    passage_history: Callable[[str], dict[str, Any] | None] | None = None
+    recent_flags: Callable[..., list[dict[str, Any]]] | None = None
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None  # gateway.service.reload (run only)
     trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, handed to the lane engine

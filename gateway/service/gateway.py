@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +32,7 @@ from prometheus_client import Counter
 from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.result import EnrichmentResult
+from gateway.history.store import HistoryStore, revision_of
 from gateway.lane.engine import LaneEngine
 from gateway.lane.events import LaneEvent
 from gateway.lane.gpo import GpoSignalSink
@@ -60,8 +61,11 @@ class Gateway:
         publisher: Publisher,
         clock: Callable[[], float] = time.time,
         asyncapi: Callable[[], dict[str, Any]] | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.config, self.engine, self.enricher, self.publisher = config, engine, enricher, publisher
+        self.history = history  # the passage history (gateway.history.store), None: the live view only
+        self.late: Any = None  # gateway.history.late.LateData: re-enrichment of closed passages (wiring)
         self.store, self.clock = enricher.store, clock  # declarations and master data: the API serves them
         self.metrics = Metrics()
         # Labelled counter children per (source, carrier, decoded): ``labels()`` costs more than the
@@ -82,6 +86,10 @@ class Gateway:
         self.api_ctx = ApiContext(config=config, live=self.live, metrics=self.metrics, store=self.store,
                                   outbox_state=publisher.outbox_state, asyncapi=asyncapi,
                                   ready=lambda: publisher.connected)
+        if history is not None:
+            self.api_ctx.passage_query = history.query
+            self.api_ctx.passage_history = history.passage_history
+            self.api_ctx.recent_flags = history.recent_flags
         self.metrics.add_gauge_callback("bx_outbox_depth", "Messages waiting in the outbox",
                                         lambda: float(publisher.outbox_state().get("depth") or 0))
         self.metrics.add_gauge_callback("bx_outbox_oldest_age_seconds", "Age of the oldest queued message",
@@ -177,16 +185,23 @@ class Gateway:
         except Exception:  # enrichment must never lose the observation
             log.exception("enrichment failed for passage %s", passage.id)
             result = None
+        customs_id: str | None = None
         try:
             # The end event, the observation and the enriched record in one outbox transaction: one
             # commit per closed passage instead of two (the end event waits for the enrichment, ~1 ms).
-            self.publisher.publish_passage_end(event, result)
+            customs_id = self.publisher.publish_passage_end(event, result)
         except OutboxFull:  # as above: refused by the configured policy, never silently
             pass
         except Exception:
             log.exception("publishing passage %s failed", passage.id)
         self._journal(event)
         record = result_view(passage, result)
+        record["revision"] = revision_of(customs_id) if result is not None else 0
+        if self.history is not None:
+            try:  # a queue put: the writer thread commits in batches
+                self.history.record_closed(passage, record, result, record["revision"], self.clock())
+            except Exception:
+                log.exception("recording the history of passage %s failed", passage.id)
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
         self.live.passage_result(record)
@@ -217,6 +232,28 @@ class Gateway:
         if leftovers:
             log.warning("closed %d passage(s) left open by an unclean stop (reason restart)", len(leftovers))
         return len(leftovers)
+
+    def record_history(self, passage_id: str, kind: str, at: float, source: str, body: dict[str, Any]) -> None:
+        """Add an event (``decision``, ``signal`` ...) to a passage's history (:meth:`HistoryStore.record`);
+        callable from any thread, never blocks; nothing happens without a history store."""
+        if self.history is not None:
+            self.history.record(passage_id, kind, at, source, body)
+
+    def reenrich(self, passage_ids: Iterable[str], reason: str, *, force: bool = False) -> list[Any]:
+        """Re-enrich closed passages now (a late central decision): the next revision of each whose result
+        changed (each, with ``force``) is published and recorded; see :meth:`gateway.history.late.LateData.
+        reenrich`.  Blocking (SQLite, the enricher): call it from a worker thread, not the loop."""
+        if self.late is None:
+            return []
+        return list(self.late.reenrich(passage_ids, reason, force=force))
+
+    def on_revision(self, revision: Any) -> None:
+        """A later revision was published (any thread): the dashboard shows it instead of the earlier one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self.live.passage_revision(revision.record)
+        else:
+            loop.call_soon_threadsafe(self.live.passage_revision, revision.record)
 
     # -- reconfiguration (gateway.service.reload) ------------------------------------------
 

@@ -217,6 +217,19 @@ class LiveState:
                                    **flag})
         self.broadcast("result", record)
 
+    def passage_revision(self, record: dict[str, Any]) -> None:
+        """A later revision of a closed passage's record (late data): it replaces the one shown."""
+        pid = record.get("id")
+        for rows in (self.passages, *(lane.recent for lane in self.lanes.values())):
+            for index, row in enumerate(rows):
+                if row.get("id") == pid:
+                    rows[index] = record
+        kept = [flag for flag in self.flags if flag.get("passage") != pid]  # the revision's flags replace them
+        self.flags.clear()
+        self.flags.extend({"lane": record.get("lane"), "passage": pid, **flag} for flag in record.get("flags", []))
+        self.flags.extend(kept)
+        self.broadcast("result", record)
+
     # -- fan-out ------------------------------------------------------------------------
 
     def subscribe(self, maxsize: int = 256) -> asyncio.Queue[dict[str, Any]]:

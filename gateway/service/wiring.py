@@ -10,6 +10,8 @@ from typing import Any
 from gateway.config import SiteConfig
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.store import Store
+from gateway.history.late import LateData
+from gateway.history.store import HistoryStore
 from gateway.lane.engine import LaneEngine
 from gateway.lane.journal import JOURNAL_DB, OpenPassages
 from gateway.publishing.publisher import Publisher
@@ -29,7 +31,9 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     # Retention (gateway.storage.retention): passages through the outbox's own age bound, the rest daily.
     outbox = publisher.outbox
     outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
-    gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi)
+    history = HistoryStore.for_storage_dir(directory)
+    gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi,
+                      history=history)
     journal = gateway.journal = OpenPassages(directory / JOURNAL_DB)  # passages a crash left open: closed at start
     gateway.on_stop.append(journal.close)  # after the shutdown closed (and removed) every open passage
     retention = RetentionJob(databases(config), config.storage.retention)
@@ -49,6 +53,12 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
         intake.on_refused = lambda kind, count: gateway.metrics.intake_errors.labels("mqtt", kind).inc(count)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
+    # Late data (gateway.history.late): a record stored after a passage closed re-enriches it
+    late = gateway.late = LateData(history, store, lambda: gateway.enricher, publisher, clock=gateway.clock)
+    late.on_revision.append(gateway.on_revision)
+    gateway.on_start.append(late.start)
+    gateway.on_stop.append(late.stop)
+    gateway.on_stop.append(history.close)  # last: what the other hooks recorded is committed first
     return gateway
 
 

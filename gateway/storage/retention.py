@@ -9,7 +9,9 @@ movements (``movements``, 30 days by default; the lane's own plate readings live
 on their way to the broker).
 
 Rows are deleted with SQLite's ``secure_delete`` on, so that their content is overwritten in the file
-rather than left in free pages.  Passages live in the outbox only until the broker acknowledges them;
+rather than left in free pages.  The passage history (``passage_history``, :mod:`gateway.history.store`)
+is deleted by its summary rows, which take their events, keys and flags with them (a trigger).  Passages'
+messages live in the outbox only until the broker acknowledges them;
 the running service applies their period through the outbox's own age bound (the smaller of
 ``mqtt.outbox.max_age_s`` and this period), since it holds the queue in memory too, and ``purge``
 deletes outbox rows only while no gateway runs on the storage.
@@ -24,7 +26,7 @@ deletes outbox rows only while no gateway runs on the storage.
 ...                        now=500 * 86400.0, dry_run=True)][:3]
 ['passages: kept (no period set)', 'declarations: kept (no period set)', 'parties: 1 older than 365 days (dry run)']
 >>> [r.rows for r in purge({"enrichment": folder / "enrichment.sqlite"}, {}, now=500 * 86400.0)]
-[0, 0, 1, 0]
+[0, 0, 1, 0, 0]
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("movements", "enrichment", "movements", "MAX(stored, COALESCE(eta, 0))", 30.0,
          "movements (the declarations of one crossing): vehicle and trailer number plates, container "
          "numbers, declaration references; counted from the later of the expected arrival and the receipt"),
+    Kind("passage_history", "history", "passages", "COALESCE(closed_at, opened_at, updated)", 30.0,
+         "each passage's history (identifiers and their reads, number plates, container codes, triggers, every "
+         "enrichment revision with its declaration links and flags, decisions and lane signals); counted from "
+         "the passage's close"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 

@@ -17,6 +17,12 @@ an edit of an earlier one: files in the field hold every earlier version.
    :func:`gateway.vehicle.plate_skeleton`), so that a one-character misread finds its declaration in
    one index probe.
 
+``history`` (:mod:`gateway.history.store`)
+
+1. one summary row per passage (``passages``: listing, the passage itself for re-enrichment), the
+   append-only ``events`` of each passage, its linking keys and its current flags; deleting a summary
+   row deletes the rest (a trigger), so that retention deletes rows of one table.
+
 ``outbox`` (:mod:`gateway.publishing.outbox`)
 
 1. the release-0.1.0 schema, including the columns that outboxes of earlier development versions
@@ -198,4 +204,64 @@ OUTBOX = History("outbox", (
     Migration(2, "the lanes published for, to clear a removed lane's retained state", _OUTBOX_V2),
 ))
 
-HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX)}
+_HISTORY_V1 = """
+CREATE TABLE IF NOT EXISTS passages (
+    id TEXT PRIMARY KEY,
+    lane TEXT,
+    direction TEXT,
+    opened_at REAL,
+    closed_at REAL,
+    close_reason TEXT,
+    revision INTEGER NOT NULL DEFAULT 0,
+    first_mrns TEXT NOT NULL DEFAULT '[]',
+    declarations TEXT NOT NULL DEFAULT '[]',
+    signature TEXT,
+    signal TEXT,
+    events INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    row TEXT,
+    passage TEXT,
+    updated REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passages_closed ON passages (closed_at);
+CREATE INDEX IF NOT EXISTS passages_lane_closed ON passages (lane, closed_at);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at REAL NOT NULL,
+    source TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_passage ON events (passage_id, seq);
+CREATE TABLE IF NOT EXISTS passage_keys (
+    key TEXT NOT NULL,
+    passage_id TEXT NOT NULL,
+    closed_at REAL NOT NULL,
+    PRIMARY KEY (key, passage_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passage_keys_passage ON passage_keys (passage_id);
+CREATE TABLE IF NOT EXISTS passage_flags (
+    passage_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    severity TEXT,
+    lane TEXT,
+    at REAL NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (passage_id, code)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS passage_flags_at ON passage_flags (at);
+CREATE INDEX IF NOT EXISTS passage_flags_code ON passage_flags (code, at);
+CREATE TRIGGER IF NOT EXISTS passages_gone AFTER DELETE ON passages
+BEGIN
+    DELETE FROM events WHERE passage_id = OLD.id;
+    DELETE FROM passage_keys WHERE passage_id = OLD.id;
+    DELETE FROM passage_flags WHERE passage_id = OLD.id;
+END;
+"""
+
+HISTORY = History("history", (
+    Migration(1, "passage history: summaries, append-only events, linking keys, flags", _HISTORY_V1),
+))
+
+HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX, HISTORY)}

@@ -33,8 +33,8 @@ READ_TOKEN = "read-token-5f1c"
 WRITE_TOKEN = "write-token-9a2e"
 OPEN_ROUTES = ("/", "/health", "/ready", "/docs", "/openapi.json", "/api/asyncapi", "/api/schemas",
                "/api/schemas/enriched.v1.json")
-GUARDED_ROUTES = ("/api/state", "/api/lanes", "/api/sources", "/api/passages", "/api/outbox", "/metrics",
-                  "/api/declarations")
+GUARDED_ROUTES = ("/api/state", "/api/lanes", "/api/sources", "/api/passages", "/api/recent-flags", "/api/outbox",
+                  "/metrics", "/api/declarations")
 
 
 @pytest.fixture(scope="module")

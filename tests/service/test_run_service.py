@@ -5,7 +5,8 @@ asyncio loop on a thread) and the Mercury module on a pseudo-terminal, both play
 frozen beef (declared without its CHED-P, an expired batch) on one scenario clock.  A real MQTT 5
 subscriber plays the pre-clearance system.  Checked: what ``run`` publishes (status ``online``,
 retained; lane state; passage lifecycle; observation; enriched record; the SPS referral), that
-SIGTERM publishes ``offline`` and exits 0, and that a reader that cannot be reached is shown as
+SIGTERM publishes ``offline`` and exits 0, that the passage's history outlives the process (a second ``run``
+over the same storage tells it), and that a reader that cannot be reached is shown as
 degraded and retried with backoff while the service stays up.
 
 No wall-clock time is asserted: every wait is bounded and only says what it waited for.
@@ -206,10 +207,28 @@ def test_run_publishes_a_passage_end_to_end_and_stops_on_sigterm(readers: Reader
             late.stop()
         assert [(body["state"], retain) for _, body, retain in decoded(retained)][:1] == [("online", True)]
 
+        # The passage's history, told by the API ...
+        pid = enriched[0]["passage"]["id"]
+        service.wait_until("the passage listed", lambda: [p["id"] for p in service.get("/api/passages")] == [pid],
+                           timeout=10)
+        story = service.get(f"/api/passages/{pid}")
+        assert [e["kind"] for e in story["events"]] == ["opened", "closed", "enriched"]
+
         assert service.terminate() == 0, service.output()
         final = consumer.wait_for(lambda ms: "offline" in states(ms, f"{SITE}/{gateway}/status"), timeout=10)
         assert "offline" in states(final, f"{SITE}/{gateway}/status"), service.output()
         assert "Traceback" not in service.output()
+
+        # ... is still there after a restart of the process
+        again = Service(config, tmp_path).start()
+        try:
+            again.wait_until("the API after the restart", lambda: bool(again.get("/health")), timeout=60)
+            assert again.get(f"/api/passages/{pid}") == story
+            assert [p["id"] for p in again.get("/api/passages")] == [pid]
+            assert httpx.get(f"{again.api}/api/passages/unknown", timeout=3).status_code == 404
+            assert again.terminate() == 0, again.output()
+        finally:
+            again.kill()
     finally:
         service.kill()
         consumer.stop()

@@ -162,12 +162,13 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["purge", "-c", str(site), "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "passages: 1 older than 2 days (dry run)", "declarations: 5 older than 30 days (dry run)",
-        "parties: 1 older than 10 days (dry run)", "movements: 0 older than 30 days (dry run)"]
+        "parties: 1 older than 10 days (dry run)", "movements: 0 older than 30 days (dry run)",
+        "passage_history: no database yet"]
     with StorageLock(data):  # a gateway runs: it applies the passages' period itself
         assert main(["purge", "-c", str(site)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "passages: left to the running gateway (outbox database)", "declarations: 5 older than 30 days",
-        "parties: 1 older than 10 days", "movements: 0 older than 30 days"]
+        "parties: 1 older than 10 days", "movements: 0 older than 30 days", "passage_history: no database yet"]
     with Store(data / "enrichment.sqlite") as store:
         assert list(store.iter_mrns()) == [f"25DE{1:014d}"]
         assert store.party("p-private-buyer") is None and store.counts()["parties"] == 3
@@ -181,7 +182,8 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_retention_kinds_and_defaults() -> None:
     assert [(k.name, k.default_days) for k in KINDS] == [("passages", None), ("declarations", 90.0),
-                                                         ("parties", 365.0), ("movements", 30.0)]
+                                                         ("parties", 365.0), ("movements", 30.0),
+                                                         ("passage_history", 30.0)]
     assert outbox_max_age({}, 7 * DAY) == 7 * DAY
     assert outbox_max_age({"passages": 2}, 7 * DAY) == 2 * DAY
     assert outbox_max_age({"passages": 30}, 7 * DAY) == 7 * DAY
@@ -204,12 +206,14 @@ def test_the_service_job_purges_at_start_and_leaves_the_outbox(tmp_path: Path) -
         job.stop()
     assert [str(r) for r in job.runs[0]] == ["passages: left to the running gateway (outbox database)",
                                              "declarations: 5 older than 90 days", "parties: kept (no period set)",
-                                             "movements: 0 older than 30 days"]
+                                             "movements: 0 older than 30 days",
+                                             "passage_history: no database yet"]
 
 
 @pytest.mark.parametrize("outbox", [None, "elsewhere/outbox.sqlite"])
 def test_the_files_backed_up_are_the_files_the_service_opens(tmp_path: Path, outbox: str | None) -> None:
     from gateway.config import load_config
+    from gateway.history.store import HistoryStore
     from gateway.publishing.publisher import Publisher
     from gateway.storage.files import databases
 
@@ -222,6 +226,11 @@ def test_the_files_backed_up_are_the_files_the_service_opens(tmp_path: Path, out
     files = databases(config)
     with Store.for_storage_dir(config.storage.path) as store:
         assert Path(store.path) == files["enrichment"]
+    history = HistoryStore.for_storage_dir(config.storage.path)
+    try:
+        assert Path(history.path) == files["history"]
+    finally:
+        history.close()
     publisher = Publisher.from_site(config)
     try:
         assert publisher.outbox.path == files["outbox"]
