@@ -70,11 +70,11 @@ def _ack_pending(cluster: NatsCluster) -> int:
     return asyncio.run(ask())
 
 
-def _wait_rows(conn: psycopg.Connection[tuple[object, ...]], schema: str, expected: int, timeout: float) -> None:
+def _wait_rows(conn: psycopg.Connection[tuple[int]], schema: str, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = conn.execute(f"SELECT count(*) FROM {schema}.enriched").fetchone()
-        if row is not None and row[0] >= expected:
+        if row is not None and int(row[0]) >= expected:
             break
         time.sleep(0.1)
     time.sleep(2.5)  # longer than --ack-wait: a redelivered straggler would show as an extra row below
@@ -119,7 +119,7 @@ def test_two_jetstream_members_store_each_record_once_even_after_a_member_is_kil
         with psycopg.connect(postgres_dsn, autocommit=True) as conn:
             _wait_rows(conn, pg_schema, len(ids), timeout=60)
             rows = conn.execute(f"SELECT ce_id, consumer FROM {pg_schema}.enriched").fetchall()
-            current = dict(conn.execute(f"SELECT passage_id, revision FROM {pg_schema}.passage WHERE site = "
+            current: dict[str, int] = dict(conn.execute(f"SELECT passage_id, revision FROM {pg_schema}.passage WHERE site = "
                                         "'demo-post'").fetchall())
         stored = [r[0] for r in rows]
         assert len(stored) == len(set(stored)), "a CloudEvents id stored twice"
