@@ -137,18 +137,24 @@ class NatsIntake:
         import nats
 
         s = self.settings
+        busy = False
         while self._fetching.is_set():
             if self._backlog() >= s.backlog_max:
                 await asyncio.sleep(0.01)
                 continue
+            # A pull that finds nothing waiting lingers on the server until its batch is full or it expires:
+            # idle, ask for one message (handed over the moment it arrives); busy, for a batch, which
+            # returns what is waiting at once and lingers at most 20 ms for the rest.
             try:
-                messages = await sub.fetch(s.fetch_batch, timeout=0.5)
+                messages = await (sub.fetch(s.fetch_batch, timeout=0.02) if busy else sub.fetch(1, timeout=0.5))
             except (TimeoutError, nats.errors.TimeoutError):
+                busy = False
                 continue
             except Exception as exc:  # a node went away, a reconnect: try again
                 log.warning("NATS fetch: %s", exc)
                 await asyncio.sleep(0.5)
                 continue
+            busy = True
             now = time.time()
             for message in messages:
                 self._deliver(subject_to_topic(message.subject), message.data, (message, now))
