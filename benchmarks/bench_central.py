@@ -119,6 +119,7 @@ def delete_stream(urls: str) -> None:
             await nc.close()
 
     asyncio.run(delete())
+    time.sleep(1.0)  # the three replicas remove its files; the next phase creates a new one
 
 
 def start_consumers(n: int, target: Target, dsn: str, schema: str, persistent: bool) -> list[subprocess.Popen[str]]:

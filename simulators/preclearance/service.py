@@ -221,7 +221,7 @@ class PreclearanceSimulator:
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name="bx-preclearance", daemon=True)
         try:
-            self._nats.start(timeout)
+            self._nats.start(max(timeout, 60.0))  # JetStream may be electing leaders or busy
         except ConnectionError:
             self.stop()
             raise
