@@ -119,8 +119,8 @@ def test_two_jetstream_members_store_each_record_once_even_after_a_member_is_kil
         with psycopg.connect(postgres_dsn, autocommit=True) as conn:
             _wait_rows(conn, pg_schema, len(ids), timeout=60)
             rows = conn.execute(f"SELECT ce_id, consumer FROM {pg_schema}.enriched").fetchall()
-            current: dict[str, int] = dict(conn.execute(f"SELECT passage_id, revision FROM {pg_schema}.passage WHERE site = "
-                                        "'demo-post'").fetchall())
+            current: dict[str, int] = dict(conn.execute(
+                f"SELECT passage_id, revision FROM {pg_schema}.passage WHERE site = 'demo-post'").fetchall())
         stored = [r[0] for r in rows]
         assert len(stored) == len(set(stored)), "a CloudEvents id stored twice"
         assert set(stored) == ids, f"lost {len(ids - set(stored))}, unexpected {len(set(stored) - ids)}"
