@@ -81,18 +81,20 @@ class NatsIntake:
         self._fetcher: asyncio.Future[None] | None = None
         self._fetching = threading.Event()
         self._acks: list[Any] = []  # futures of the acknowledgements under way
+        self._last_error = ""  # the client's latest error, logged once per change
 
     def start(self, timeout: float = 20.0) -> None:
         """Connect, ensure the stream and the durable consumer, start fetching; ConnectionError if NATS is
         unreachable or refuses them."""
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(self._connect(), timeout), self._loop)
         try:
-            future.result(timeout)
+            future.result(timeout + 5)
         except Exception as exc:
-            future.cancel()
-            self.close()
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, TimeoutError) and self._last_error:
+                text = f"not ready within {timeout:.0f} s ({self._last_error})"
+            self.close()
             raise ConnectionError(f"NATS {','.join(self.settings.servers)}: {text}") from None
 
     async def _connect(self) -> None:
@@ -103,10 +105,17 @@ class NatsIntake:
         s = self.settings
 
         async def on_error(exc: Exception) -> None:
-            log.warning("NATS: %s", exc)
+            text = str(exc) or type(exc).__name__
+            if text != self._last_error and self._nc is not None:  # once per change; before the first
+                log.warning("NATS: %s", text)  # connection the start-up error says it in one line
+            self._last_error = text
 
-        self._nc = await nats.connect(servers=list(s.servers), connect_timeout=5, max_reconnect_attempts=-1,
-                                      reconnect_time_wait=1, error_cb=on_error, name=f"bx-preclearance-{s.durable}")
+        try:  # once connected, the client reconnects for ever; the first connection gets 15 s
+            self._nc = await asyncio.wait_for(nats.connect(
+                servers=list(s.servers), connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=1,
+                error_cb=on_error, name=f"bx-preclearance-{s.durable}"), 15)
+        except TimeoutError:
+            raise ConnectionError(f"cannot connect ({self._last_error or 'no answer'})") from None
         js = self._nc.jetstream(timeout=10)
         for attempt in range(5):  # JetStream may still be electing leaders, members may race
             try:
