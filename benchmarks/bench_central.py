@@ -1,8 +1,9 @@
 """The central side under a fleet's load: enriched records stored into PostgreSQL by 1 and 2 consumers.
 
-Run: ``.venv/bin/python benchmarks/bench_central.py [--quick] [--broker mosquitto]`` (writes
-``benchmarks/results/central.json``; about a minute, ``--quick`` about 20 s).  Needs PostgreSQL (the one at
-127.0.0.1:5432, else a private cluster, see :mod:`simulators.preclearance.pg_local`) and ``mosquitto``.
+Run: ``.venv/bin/python benchmarks/bench_central.py [--quick] [--broker mosquitto|nats]`` (writes
+``benchmarks/results/central.json``, with ``--broker nats`` ``central_nats.json``; about a minute,
+``--quick`` about 20 s).  Needs PostgreSQL (the one at 127.0.0.1:5432, else a private cluster, see
+:mod:`simulators.preclearance.pg_local`) and ``mosquitto`` or ``nats-server`` (and nats-py).
 
 What runs where:
 
@@ -31,10 +32,13 @@ Two phases per consumer count:
 Checked each time: lost = records published - distinct ids stored = 0; duplicate rows = rows beyond one
 per (post, passage, revision) = 0; every passage's current row at its highest revision.
 
-NATS (the 3-node JetStream + MQTT cluster): its MQTT listener speaks 3.1.1 only, and a ``$share/...`` filter
-there is an ordinary topic filter that matches nothing (granted, silent).  The consumer needs a NATS queue
-group (or a JetStream pull consumer shared by the members) on the mapped subject
-``bx.v1.customs.*.*.enriched.*`` instead: ``--broker nats`` is reserved for that and not measured yet.
+NATS (``--broker nats``: a 3-node cluster of its own, JetStream + MQTT, :mod:`tests.support.nats`): its MQTT
+listener speaks 3.1.1 only and has no shared subscriptions (a ``$share/...`` filter matches nothing), so
+the fleet publishes MQTT 3.1.1 QoS 1 to node 0's MQTT listener and the members are
+``simulate preclearance --nats-url <all three nodes> --nats-replicas 3``: one JetStream durable pull
+consumer, shared, over a work-queue stream (R3, file store) on ``bx.v1.customs.*.*.enriched.*``, which the
+first member creates.  The drain phase: the members start (stream and consumer created) and stop, the burst
+is published (the stream keeps it), the members come back and drain it.  Each phase deletes its stream.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +76,57 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_consumers(n: int, url: str, dsn: str, schema: str, persistent: bool) -> list[subprocess.Popen[str]]:
-    procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "preclearance", "--mqtt-url", url,
+@dataclass(frozen=True)
+class Target:
+    """Where the fleet publishes (MQTT) and how the consumers reach the records."""
+
+    broker: str  # "mosquitto" | "nats"
+    mqtt_url: str
+    nats_urls: str = ""  # comma-separated, NATS only
+
+    @property
+    def protocol(self) -> str:
+        return "3.1.1" if self.broker == "nats" else "5"
+
+    def consumer_args(self, schema: str, i: int, persistent: bool) -> list[str]:
+        if self.broker == "nats":
+            return ["--nats-url", self.nats_urls, "--nats-stream", NATS_STREAM, "--nats-replicas", "3"]
+        return ["--mqtt-url", self.mqtt_url, "--session-expiry", "600" if persistent else "0"]
+
+    def end_phase(self, schema: str, consumers: int, drain: bool) -> None:
+        if self.broker == "nats":
+            delete_stream(self.nats_urls)
+        elif drain:
+            end_sessions(self.mqtt_url, [f"bench-{schema}-{i}" for i in range(consumers)])
+
+
+NATS_STREAM = "BX_BENCH"
+
+
+def delete_stream(urls: str) -> None:
+    """Each phase has a stream of its own (two streams may not capture the same subjects)."""
+    import asyncio
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    async def delete() -> None:
+        nc = await nats.connect(servers=urls.split(","))
+        try:
+            with contextlib.suppress(NotFoundError):
+                await nc.jetstream(timeout=10).delete_stream(NATS_STREAM)
+        finally:
+            await nc.close()
+
+    asyncio.run(delete())
+    time.sleep(1.0)  # the three replicas remove its files; the next phase creates a new one
+
+
+def start_consumers(n: int, target: Target, dsn: str, schema: str, persistent: bool) -> list[subprocess.Popen[str]]:
+    procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "preclearance",
+                               *target.consumer_args(schema, i, persistent),
                                "--store", dsn, "--schema", schema, "--store-only", "--group", f"bench-{schema}",
-                               "--client-id", f"bench-{schema}-{i}", "--session-expiry", "600" if persistent else "0"],
+                               "--client-id", f"bench-{schema}-{i}"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"}) for i in range(n)]
     for p in procs:
@@ -145,7 +197,8 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def phase(url: str, dsn: str, consumers: int, config: FleetConfig, timeout: float, drain: bool) -> dict[str, Any]:
+def phase(target: Target, dsn: str, consumers: int, config: FleetConfig, timeout: float,
+          drain: bool) -> dict[str, Any]:
     """One run: ``drain`` publishes while the members are away (their sessions queue their shares) and
     then lets them drain the queue; otherwise the members consume while the fleet publishes."""
     import psycopg
@@ -154,14 +207,14 @@ def phase(url: str, dsn: str, consumers: int, config: FleetConfig, timeout: floa
     if not drain:  # the previous bursts' dirty pages are not this phase's latency
         with psycopg.connect(dsn, autocommit=True) as conn, contextlib.suppress(psycopg.Error):
             conn.execute("CHECKPOINT")
-    procs = start_consumers(consumers, url, dsn, schema, persistent=drain)
+    procs = start_consumers(consumers, target, dsn, schema, persistent=drain)
     try:
         if drain:
-            stop_consumers(procs)  # a clean DISCONNECT: the sessions (and their subscriptions) stay
+            stop_consumers(procs)  # a clean DISCONNECT: the sessions (JetStream: stream and consumer) stay
         fleet = Fleet(config)
-        result = fleet.run(url, track_enriched=True)
+        result = fleet.run(target.mqtt_url, target.protocol, track_enriched=True)
         if drain:
-            procs = start_consumers(consumers, url, dsn, schema, persistent=True)
+            procs = start_consumers(consumers, target, dsn, schema, persistent=True)
         cpu_before = sum(cpu_s(p.pid) for p in procs)  # after start-up (imports, connections)
         with psycopg.connect(dsn, autocommit=True) as conn:
             wait_stored(conn, schema, len(result.sent), timeout)
@@ -170,8 +223,7 @@ def phase(url: str, dsn: str, consumers: int, config: FleetConfig, timeout: floa
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
     finally:
         members = stop_consumers(procs)
-        if drain:
-            end_sessions(url, [f"bench-{schema}-{i}" for i in range(consumers)])
+        target.end_phase(schema, consumers, drain)
     span = found["last_stored"] - (found["first_stored"] if drain else found["first_sent"])
     found.update(records=len(result.sent), fleet=result.summary(), members=members,
                  stored_per_s=found["stored"] / span if span > 0 else float("nan"),
@@ -184,38 +236,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--broker", choices=("mosquitto", "nats"), default="mosquitto")
     args = ap.parse_args(argv)
-    if args.broker == "nats":
-        print("bench_central: NATS needs a queue-group consumer (see the module doc); not measured", flush=True)
-        return 2
     burst = BURST_QUICK if args.quick else BURST
     realistic_s = REALISTIC_QUICK_S if args.quick else REALISTIC_S
     load_before = os.getloadavg()[0]
     out: dict[int, dict[str, Any]] = {}
     live: dict[int, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="bx-bench-central-") as tmp, local_postgres() as dsn:
-        broker = MosquittoBroker(workdir=Path(tmp) / "broker", extra_config="max_queued_messages 0\n")
-        broker.start()
-        try:
-            for n in (1, 2):
-                run = f"b{n}{uuid.uuid4().hex[:6]}"
-                out[n] = phase(broker.url, dsn, n, FleetConfig(
-                    posts=200, lanes=4, interval_s=0, duration_s=120, max_messages=burst, only=frozenset({"enriched"}),
-                    revision_share=0.05, revision_delay_s=0.0, duplicate_share=0.01, run=run, seed=n),
-                    timeout=180, drain=True)
-                print(f"capacity, {n} consumer(s): {out[n]['stored_per_s']:.0f} records/s stored, "
-                      f"lost {out[n]['lost']}, duplicate rows {out[n]['duplicate_rows']}", flush=True)
-            for n in (1, 2):
-                run = f"l{n}{uuid.uuid4().hex[:6]}"
-                live[n] = phase(broker.url, dsn, n, FleetConfig(
-                    posts=200, lanes=4, interval_s=60, duration_s=realistic_s, max_messages=10**7,
-                    revision_share=0.05, revision_delay_s=1.0, duplicate_share=0.01, run=run, seed=10 + n),
-                    timeout=60, drain=False)
-                print(f"realistic, {n} consumer(s): p50 {live[n]['p50_ms']:.1f} ms, p99 {live[n]['p99_ms']:.1f} ms, "
-                      f"{live[n]['fleet']['messagesPerS']} msg/s offered", flush=True)
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory(prefix="bx-bench-central-") as tmp, local_postgres() as dsn, \
+            contextlib.ExitStack() as stack:
+        if args.broker == "nats":
+            from tests.support.nats import nats_cluster
+
+            cluster = stack.enter_context(nats_cluster(3, Path(tmp) / "nats"))
+            target = Target("nats", cluster.mqtt_urls[0], ",".join(cluster.nats_urls))
+        else:
+            broker = MosquittoBroker(workdir=Path(tmp) / "broker", extra_config="max_queued_messages 0\n")
+            broker.start()
+            stack.callback(broker.stop)
+            target = Target("mosquitto", broker.url)
+        for n in (1, 2):
+            run = f"b{n}{uuid.uuid4().hex[:6]}"
+            out[n] = phase(target, dsn, n, FleetConfig(
+                posts=200, lanes=4, interval_s=0, duration_s=120, max_messages=burst, only=frozenset({"enriched"}),
+                revision_share=0.05, revision_delay_s=0.0, duplicate_share=0.01, run=run, seed=n),
+                timeout=180, drain=True)
+            print(f"capacity, {n} consumer(s): {out[n]['stored_per_s']:.0f} records/s stored, "
+                  f"lost {out[n]['lost']}, duplicate rows {out[n]['duplicate_rows']}", flush=True)
+        for n in (1, 2):
+            run = f"l{n}{uuid.uuid4().hex[:6]}"
+            live[n] = phase(target, dsn, n, FleetConfig(
+                posts=200, lanes=4, interval_s=60, duration_s=realistic_s, max_messages=10**7,
+                revision_share=0.05, revision_delay_s=1.0, duplicate_share=0.01, run=run, seed=10 + n),
+                timeout=60, drain=False)
+            print(f"realistic, {n} consumer(s): p50 {live[n]['p50_ms']:.1f} ms, p99 {live[n]['p99_ms']:.1f} ms, "
+                  f"{live[n]['fleet']['messagesPerS']} msg/s offered", flush=True)
     load_after = os.getloadavg()[0]
-    report(out, live, burst, realistic_s, load_before, load_after, dsn_kind=_dsn_kind())
+    report(out, live, burst, realistic_s, load_before, load_after, dsn_kind=_dsn_kind(), broker=args.broker,
+           command="benchmarks/bench_central.py" + (" --quick" if args.quick else "")
+           + (" --broker nats" if args.broker == "nats" else ""))
     return 0 if all(r["lost"] == 0 and r["duplicate_rows"] == 0 and r["stale_current"] == 0
                     for r in (*out.values(), *live.values())) else 1
 
@@ -225,7 +282,8 @@ def _dsn_kind() -> str:
 
 
 def report(out: dict[int, dict[str, Any]], live: dict[int, dict[str, Any]], burst: int, realistic_s: float,
-           load_before: float, load_after: float, dsn_kind: str) -> None:
+           load_before: float, load_after: float, dsn_kind: str, broker: str = "mosquitto",
+           command: str = "benchmarks/bench_central.py") -> None:
     def row(metric: str, ours: Any, unit: str, anchor: Any = None, anchor_name: str | None = None,
             ratio: float | None = None, target: str = "") -> dict[str, Any]:
         return {"metric": metric, "ours": ours, "anchor": anchor, "anchor_name": anchor_name, "ratio": ratio,
@@ -236,8 +294,9 @@ def report(out: dict[int, dict[str, Any]], live: dict[int, dict[str, Any]], burs
     rows = [
         row(f"enriched records stored/s, 1 consumer (draining a burst of {burst:,}: 5 % revisions, 1 % duplicates)",
             round(one), "records/s"),
-        row("enriched records stored/s, 2 consumers (shared subscription)", round(two), "records/s", round(one),
-            "1 consumer", two / one if one else None, "> 1x"),
+        row("enriched records stored/s, 2 consumers ("
+            + ("one shared JetStream pull consumer" if broker == "nats" else "shared subscription") + ")",
+            round(two), "records/s", round(one), "1 consumer", two / one if one else None, "> 1x"),
         row("consumer CPU per record received (parse, store, acknowledge; 1 consumer)",
             round(out[1]["consumer_cpu_ms_per_record"], 3), "ms"),
         row("implied by that CPU time: records/s one consumer stores on a free core (PostgreSQL's own "
@@ -257,16 +316,23 @@ def report(out: dict[int, dict[str, Any]], live: dict[int, dict[str, Any]], burs
         row("passages whose current row is not their highest revision, all phases",
             sum(r["stale_current"] for r in (*out.values(), *live.values())), "passages", target="0"),
     ]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "Central side: fleet -> Mosquitto -> shared-subscription consumers -> PostgreSQL",
+    path = RESULTS if broker == "mosquitto" else RESULTS.with_name("central_nats.json")
+    path.parent.mkdir(exist_ok=True)
+    where = ("Mosquitto of its own" if broker == "mosquitto" else
+             "a 3-node NATS 2.9 cluster of its own (JetStream R3 file store; fleet on MQTT 3.1.1 QoS 1 to node 0, "
+             "consumers on JetStream)")
+    path.write_text(json.dumps({
+        "benchmark": ("Central side: fleet -> Mosquitto -> shared-subscription consumers -> PostgreSQL"
+                      if broker == "mosquitto" else
+                      "Central side: fleet -> NATS cluster (MQTT in) -> JetStream pull consumers -> PostgreSQL"),
+        "command": f".venv/bin/python {command}",
         "machine": f"{platform.machine()}, CPython {platform.python_version()}, {os.cpu_count()} CPUs, shared with "
-                   f"other jobs (1-min load average {load_before:.1f} before, {load_after:.1f} after); Mosquitto of "
-                   f"its own, {dsn_kind}; broker, PostgreSQL, fleet and consumers on the same cores",
+                   f"other jobs (1-min load average {load_before:.1f} before, {load_after:.1f} after); {where}, "
+                   f"{dsn_kind}; broker, PostgreSQL, fleet and consumers on the same cores",
         "rows": rows,
         "detail": {"capacity": out, "realistic": live},
     }, indent=2, default=str) + "\n")
-    print(f"wrote {RESULTS}", flush=True)
+    print(f"wrote {path}", flush=True)
 
 
 if __name__ == "__main__":

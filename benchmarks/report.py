@@ -36,12 +36,19 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 def main() -> int:
     out = ["# Benchmark results", "",
            f"Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-           "figures from `benchmarks/run_all` (each anchor measured in the same run).", ""]
+           "figures from `benchmarks/run_all` (each anchor measured in the same run).", "",
+           "The machine has 2 cores and is shared with other jobs (up to six sessions at once): each benchmark is "
+           "run at most twice per change, and its line in italics gives the load average it ran under. Read the "
+           "figures as a floor, and the ratios (measured within one run) as the comparable part.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         out += [f"## {data.get('benchmark', path.stem)}", ""]
+        if data.get("command"):
+            out += [f"Command: `{data['command']}`", ""]
         if data.get("machine"):
             out += [f"_{data['machine']}_", ""]
+        if data.get("note"):
+            out += [str(data["note"]), ""]
         out += ["| metric | ours | anchor | ratio | unit | target |", "|---|---:|---:|---:|---|---|"]
         for row in rows_of(data):
             anchor = fmt(row.get("anchor"))

@@ -4,7 +4,9 @@ It is the other end of the gateway's contract and sees the gateway only on the w
 
 * **in**: the enriched records, ``{base}/customs/+/+/enriched/+`` (CloudEvents, ``data`` = the enriched
   record, see ``docs/mqtt-topics.md``), through the MQTT 5 shared subscription
-  ``$share/{group}/...``, so that N instances share the work;
+  ``$share/{group}/...``, so that N instances share the work; on NATS (``--nats-url``), whose MQTT
+  listener has no shared subscriptions, through a JetStream durable pull consumer named after the group
+  over a stream on ``bx.v1.customs.*.*.enriched.*`` (:mod:`.nats_intake`);
 * **out**: ``bx.decision.v1`` decisions (:class:`gateway.decisions.model.Decision`) on the gateway's
   decision intake ``{base}/in/{site}/{gw}/decisions`` (the gateway that published the record), or on
   the office topic ``{base}/in/office/{office}/decisions``: pre-arrival decisions go to the office of
@@ -83,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default=DEFAULT_SCHEMA, help="PostgreSQL schema (default %(default)s)")
     parser.add_argument("--store-only", action="store_true", help="store, decide nothing")
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    parser.add_argument("--nats-url", default=None, metavar="URL[,URL]",
+                        help="consume from NATS JetStream (a durable pull consumer named --group, shared by the "
+                        "members) instead of an MQTT shared subscription; decisions still go to --mqtt-url")
+    parser.add_argument("--nats-stream", default="BX_ENRICHED", help="JetStream stream (default %(default)s)")
+    parser.add_argument("--nats-replicas", type=int, default=1, help="stream replicas when creating it (3 in a "
+                        "cluster; default %(default)s)")
+    parser.add_argument("--ack-wait", type=float, default=30.0, metavar="S",
+                        help="JetStream: redeliver what a member did not acknowledge after S s (default %(default)s)")
 
 
 def config_from_args(args: argparse.Namespace) -> PreclearanceConfig:
@@ -100,7 +110,8 @@ def config_from_args(args: argparse.Namespace) -> PreclearanceConfig:
         decide=not args.store_only, declarations=tuple(Path(p) for p in args.declarations), rescan_s=args.rescan,
         defer=frozenset(args.defer), defer_share=args.defer_share, prelodged_to=tuple(targets),
         office=args.office, via_office=args.via_office, decision_delay_s=args.decision_delay,
-        store_dsn=args.store, store_schema=args.schema)
+        store_dsn=args.store, store_schema=args.schema, nats_url=args.nats_url, nats_stream=args.nats_stream,
+        nats_replicas=args.nats_replicas, ack_wait_s=args.ack_wait)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -111,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"--declarations {path}: no such file")
     sim = PreclearanceSimulator(config)
     sim.start()
-    print(f"subscribed {config.topic_filter} on {config.mqtt_url}", flush=True)
+    print(f"subscribed {config.topic_filter} on {config.source_url}", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

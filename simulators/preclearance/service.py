@@ -13,6 +13,11 @@ MQTT 5 shared subscription ``$share/{group}/{base}/customs/+/+/enriched/+``: eve
 gets a share of the messages.  ``receive_maximum`` bounds what the broker sends a member before its
 PUBACKs (and so what a crash can leave to redeliver).  With a stable ``client_id`` and
 ``session_expiry_s`` a restarted member gets back the messages queued for it while it was away.
+
+On NATS (``nats_url``; its MQTT listener has no shared subscriptions) the intake is a JetStream durable
+pull consumer the members share instead (:mod:`~simulators.preclearance.nats_intake`); the worker, the
+store and the rules are the same, the acknowledgements go to JetStream after the commit, and decisions
+(when deciding) still go out over MQTT to ``mqtt_url`` (NATS's listener: ``protocol="3.1.1"``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pydantic import ValidationError
 
 from gateway.decisions.model import Decision, DecisionTopics
 from gateway.enrichment.declaration import Declaration
+from simulators.preclearance.nats_intake import NatsIntake, NatsSettings, topic_filter_to_subject
 from simulators.preclearance.records import ENRICHED_FILTER, BadRecord, EnrichedRecord, parse_enriched
 from simulators.preclearance.rules import Desk, Rules
 from simulators.preclearance.store import DEFAULT_SCHEMA, CentralStore, Received, StoreError
@@ -65,8 +71,22 @@ class PreclearanceConfig:
     store_dsn: str | None = None
     store_schema: str = DEFAULT_SCHEMA
     batch_max: int = 500
+    nats_url: str | None = None  # nats://host:port[,nats://...]: JetStream intake instead of MQTT
+    nats_stream: str = "BX_ENRICHED"
+    nats_replicas: int = 1  # 3 in a cluster
+    ack_wait_s: float = 30.0  # JetStream: what a member took and did not acknowledge is redelivered after this
 
     def __post_init__(self) -> None:
+        if self.nats_url is not None:
+            for server in self.nats_url.split(","):
+                if urlsplit(server).scheme not in ("nats", "tls") or not urlsplit(server).hostname:
+                    raise ValueError(f"NATS URL must look like nats://host:port, got {server!r}")
+            if not self.nats_stream or any(c in self.nats_stream for c in ". *>/\\"):
+                raise ValueError(f"stream name {self.nats_stream!r}: not empty, no '.', '*', '>', '/' or spaces")
+            if not 1 <= self.nats_replicas <= 5:
+                raise ValueError("nats_replicas is between 1 and 5")
+            if self.ack_wait_s <= 0:
+                raise ValueError("ack_wait_s must be positive")
         if urlsplit(self.mqtt_url).scheme not in ("mqtt", "tcp") or not urlsplit(self.mqtt_url).hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {self.mqtt_url!r}")
         if not self.group or any(c in self.group for c in "/+#"):
@@ -79,7 +99,13 @@ class PreclearanceConfig:
     @property
     def topic_filter(self) -> str:
         plain = ENRICHED_FILTER.format(base=self.base_topic)
+        if self.nats_url is not None:
+            return f"{topic_filter_to_subject(plain)} (JetStream {self.nats_stream}, consumer {self.group})"
         return f"$share/{self.group}/{plain}" if self.protocol == "5" else plain
+
+    @property
+    def source_url(self) -> str:
+        return self.nats_url or self.mqtt_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +116,7 @@ class _Item:
     record: EnrichedRecord | None
     error: BadRecord | None = None
     connection: int = 0  # a PUBACK only makes sense on the connection the message came on
+    nats_msg: Any = None  # JetStream: the message to acknowledge after the commit
 
 
 class PreclearanceSimulator:
@@ -109,6 +136,7 @@ class PreclearanceSimulator:
         self._client: Any = None
         self._subscribed = threading.Event()
         self._connection = 0
+        self._nats: NatsIntake | None = None
         self.store: CentralStore | None = None
         # (topic, decision) of the latest decisions sent, for tests and the demo's console
         self.published: collections.deque[tuple[str, Decision]] = collections.deque(maxlen=10_000)
@@ -126,6 +154,9 @@ class PreclearanceSimulator:
         cfg = self.config
         if cfg.store_dsn:
             self.store = CentralStore(cfg.store_dsn, cfg.store_schema, consumer=self.client_id)
+        if cfg.nats_url is not None:
+            self._start_nats(timeout)
+            return
         v5 = cfg.protocol == "5"
         if not v5:
             log.warning("MQTT 3.1.1 has no shared subscriptions: run one member only (%s)", cfg.topic_filter)
@@ -162,11 +193,53 @@ class PreclearanceSimulator:
         self._worker.start()
         self.ready.set()
 
+    def _start_nats(self, timeout: float) -> None:
+        """JetStream intake; an MQTT client only to send decisions (none when storing only)."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+        cfg = self.config
+        assert cfg.nats_url is not None
+        self._nats = NatsIntake(NatsSettings(
+            servers=tuple(cfg.nats_url.split(",")), subject=topic_filter_to_subject(ENRICHED_FILTER.format(
+                base=cfg.base_topic)), stream=cfg.nats_stream, durable=cfg.group, replicas=cfg.nats_replicas,
+            ack_wait_s=cfg.ack_wait_s, fetch_batch=min(cfg.batch_max, 200), backlog_max=cfg.receive_maximum),
+            self._on_nats_message, self._queue.qsize)
+        if cfg.decide:
+            v5 = cfg.protocol == "5"
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                 protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311)
+            client.reconnect_delay_set(1, 5)
+            parts = urlsplit(cfg.mqtt_url)
+            try:
+                client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
+            except OSError as exc:
+                self._close_store()
+                raise ConnectionError(f"cannot connect to {cfg.mqtt_url}: {exc}") from None
+            client.loop_start()
+            self._client = client
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="bx-preclearance", daemon=True)
+        try:
+            self._nats.start(max(timeout, 60.0))  # JetStream may be electing leaders or busy
+        except ConnectionError:
+            self.stop()
+            raise
+        self._subscribed.set()
+        self._prelodged()
+        self._worker.start()
+        self.ready.set()
+
     def stop(self) -> None:
         """Finish what is queued (stored, acknowledged, decided), then disconnect."""
+        if self._nats is not None:
+            self._nats.stop_fetching()  # nothing new; what was fetched is stored and acknowledged below
         self._stop.set()
         if self._worker is not None and self._worker.is_alive():
             self._worker.join(30)
+        if self._nats is not None:
+            self._nats.close()
+            self._nats = None
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -200,6 +273,15 @@ class PreclearanceSimulator:
             self._queue.put(_Item(message.mid, message.qos, now, None, exc, connection))
             return
         self._queue.put(_Item(message.mid, message.qos, now, record, None, connection))
+
+    def _on_nats_message(self, topic: str, payload: bytes, handle: Any) -> None:
+        message, now = handle
+        try:
+            record = parse_enriched(topic, payload, self.config.base_topic)
+        except BadRecord as exc:
+            self._queue.put(_Item(0, 0, now, None, exc, nats_msg=message))
+            return
+        self._queue.put(_Item(0, 0, now, record, None, nats_msg=message))
 
     # -- the worker ---------------------------------------------------------------------------
 
@@ -245,6 +327,8 @@ class PreclearanceSimulator:
         for item in batch:  # after the commit, in arrival order
             if item.qos and item.connection == self._connection:
                 self._client.ack(item.mid, item.qos)
+        if self._nats is not None:
+            self._nats.ack([item.nats_msg for item in batch if item.nats_msg is not None])
         with self._lock:
             self.stats["received"] += len(batch)
             self.stats["batches"] += 1

@@ -62,8 +62,10 @@ class Listener:
         self.client.loop_stop()
 
 
-def publisher(host: str, port: int) -> Any:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+def publisher(host: str, port: int, protocol: str = "5") -> Any:
+    """A connected MQTT client (``protocol="3.1.1"`` for NATS's MQTT listener)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5 if protocol == "5"
+                         else MQTTProtocolVersion.MQTTv311)
     client.connect(host, port)
     client.loop_start()
     return client

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["simulators.preclearance.records", "simulators.preclearance.rules", "simulators.fleet",
+MODULES = ["simulators.preclearance.records", "simulators.preclearance.rules", "simulators.preclearance.nats_intake",
+           "simulators.fleet",
            "simulators.fleet.sample"]
 
 

@@ -122,6 +122,8 @@ def test_via_office_sends_post_passage_decisions_to_the_office_topic(broker: Mos
     (["--declarations", "/nonexistent.json"], "no such file"),
     (["--mqtt-url", "mqtt://127.0.0.1:1"], "cannot connect"),
     (["--store", "postgresql://127.0.0.1:1/none"], "cannot connect to PostgreSQL"),
+    (["--nats-url", "http://127.0.0.1:4222"], "NATS URL must look like nats://host:port"),
+    (["--nats-url", "nats://127.0.0.1:1", "--store-only"], "cannot connect"),
 ])
 def test_cli_bad_options_are_one_line(argv: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "simulate", "preclearance", *argv], cwd=ROOT,

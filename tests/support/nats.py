@@ -71,6 +71,10 @@ class NatsNode:
         return f"mqtt://{LOOPBACK}:{self.mqtt_port}"
 
     @property
+    def nats_url(self) -> str:
+        return f"nats://{LOOPBACK}:{self.client_port}"
+
+    @property
     def config_file(self) -> Path:
         return self.workdir / f"{self.name}.conf"
 
@@ -132,6 +136,11 @@ class NatsCluster:
     @property
     def mqtt_urls(self) -> list[str]:
         return [node.mqtt_url for node in self.nodes]
+
+    @property
+    def nats_urls(self) -> list[str]:
+        """The nodes' NATS client URLs (JetStream clients, e.g. ``simulate preclearance --nats-url``)."""
+        return [node.nats_url for node in self.nodes]
 
     def start(self, timeout: float = 30.0) -> None:
         for node in self.nodes:
