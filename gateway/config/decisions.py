@@ -26,9 +26,10 @@ from gateway.config.common import Section
 
 Outcome = Literal["release", "documentary-check", "physical-inspection", "hold", "refuse-entry"]
 SignalState = Literal["stop", "proceed", "inspection", "hold", "refuse"]
+Severity = Literal["low", "medium", "high", "critical"]
 
 
-def _default_severity() -> dict[str, Outcome]:
+def _default_severity() -> dict[Severity, Outcome]:
     return {"high": "physical-inspection", "critical": "physical-inspection"}
 
 
@@ -36,7 +37,7 @@ def _default_codes() -> dict[str, Outcome]:
     return {"SSCC_NOT_DECLARED": "physical-inspection", "NO_DECLARATION": "physical-inspection"}
 
 
-def _default_signals() -> dict[str, SignalState]:
+def _default_signals() -> dict[Outcome, SignalState]:
     return {"release": "proceed", "documentary-check": "inspection", "physical-inspection": "inspection",
             "hold": "hold", "refuse-entry": "refuse"}
 
@@ -48,7 +49,7 @@ class PolicyConfig(Section):
                           "the lane shows stop for this long waiting for one, then the default outcome")
     default_outcome: Outcome = Field("documentary-check", description="the outcome of a vehicle with no central "
                                      "outcome (never release)")
-    flag_severity: dict[Literal["low", "medium", "high", "critical"], Outcome] = Field(
+    flag_severity: dict[Severity, Outcome] = Field(
         default_factory=_default_severity, description="a local flag of this severity raises the outcome to at "
         "least this")
     flag_codes: dict[str, Outcome] = Field(default_factory=_default_codes, description="a local flag with this "

@@ -266,7 +266,7 @@ class EnrichmentResult(_Model):
     master_data: dict[str, str] = Field(default_factory=dict)
     lane_decision: LaneDecision | None = Field(None, description="the lane decision (decisions configured)")
     movement_refs: list[str] = Field(default_factory=list, exclude=True,
-                                     description="the movements that linked declarations (central decisions by movement)")
+                                     description="the movements that linked declarations (decisions by movement)")
 
     def has_flag(self, code: str) -> bool:
         return any(flag.code == code for flag in self.flags)

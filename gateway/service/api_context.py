@@ -26,3 +26,5 @@ class ApiContext:
     passage_query: Callable[..., list[dict[str, Any]]] | None = None
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None  # gateway.service.reload (run only)
     trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, handed to the lane engine
+    decisions: Any = None  # gateway.decisions.store.DecisionStore (decisions configured)
+    submit_decision: Callable[[Any], None] | None = None  # a stored decision, handed to the gateway's loop

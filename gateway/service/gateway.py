@@ -27,6 +27,8 @@ from typing import Any
 from prometheus_client import Counter
 
 from gateway.config import SiteConfig
+from gateway.decisions.desk import DecisionDesk
+from gateway.decisions.model import Decision
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.result import EnrichmentResult
 from gateway.lane.engine import LaneEngine
@@ -81,6 +83,9 @@ class Gateway:
         self.metrics.watch(rejected=lambda: self.engine.stats.dropped, published=publisher.published,
                            failed=lambda: _failed(publisher.outbox_state()))
         self._loop: asyncio.AbstractEventLoop | None = None
+        # central decisions back to the lane (``decisions`` configured; gateway.service.wiring sets it)
+        self.decisions: DecisionDesk | None = None
+        self.decision_intake: Any = None  # gateway.decisions.intake.DecisionIntake, when it listens on MQTT
         self._sources = self.plan_sources(config)
         for source_id, (kind, url, lanes) in self._sources.items():
             self.live.add_source(source_id, kind, url, lanes)
@@ -153,6 +158,9 @@ class Gateway:
     def _on_passage_event(self, event: PassageEvent) -> None:
         passage = event.passage
         self.live.passage_event(event.kind, passage_view(passage))
+        desk = self.decisions
+        if event.kind == "new" and desk is not None:  # the previous vehicle has left: its lane rests
+            desk.passage_opened(passage.lane, passage.id, self.clock())
         if event.kind != "end":
             try:
                 self.publisher.publish_passage_event(event)
@@ -168,18 +176,59 @@ class Gateway:
         except Exception:  # enrichment must never lose the observation
             log.exception("enrichment failed for passage %s", passage.id)
             result = None
+        lane_decision = None
+        if desk is not None:  # the central outcomes and the flags: what the lane shows (gateway.decisions)
+            try:
+                closed = desk.passage_closed(passage, result, now=self.clock())
+                result, lane_decision = closed.result, closed.decision
+            except Exception:  # the decision store unreadable: the lane stays at stop, the passage goes out
+                log.exception("the lane decision failed for passage %s", passage.id)
+        customs_id = None
         try:
             # The end event, the observation and the enriched record in one outbox transaction: one
             # commit per closed passage instead of two (the end event waits for the enrichment, ~1 ms).
-            self.publisher.publish_passage_end(event, result)
+            customs_id = self.publisher.publish_passage_end(event, result)
         except OutboxFull:  # as above: refused by the configured policy, never silently
             pass
         except Exception:
             log.exception("publishing passage %s failed", passage.id)
-        record = result_view(passage, result)
+        record = result_view(passage, result, lane_decision=lane_decision, revision=revision_of(customs_id))
         for flag in record.get("flags", []):
             self.metrics.flags.labels(flag.get("code", "?"), flag.get("severity", "?")).inc()
         self.live.passage_result(record)
+
+    # -- central decisions (gateway.decisions) -------------------------------------------------
+
+    def submit_decision(self, decision: Decision) -> None:
+        """A stored central decision from another thread (the MQTT intake, the HTTP API): to the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not running: it is in the store, and the next close reads it from there
+        loop.call_soon_threadsafe(self.on_decision, decision)
+
+    def on_decision(self, decision: Decision) -> None:
+        """A decision that arrived after the passages it concerns closed: each whose lane decision changed
+        gets the next revision of its enriched record (and its lane the new signal, if the vehicle is there)."""
+        desk = self.decisions
+        if desk is None:
+            return
+        try:
+            redecided = desk.decision_received(decision, now=self.clock())
+        except Exception:
+            log.exception("a late decision could not be applied")
+            return
+        for item in redecided:
+            passage = item.entry.passage
+            revision = None
+            if item.result is not None:
+                try:
+                    revision = revision_of(self.publisher.publish_enriched(passage, item.result))
+                except OutboxFull:
+                    pass
+                except Exception:
+                    log.exception("publishing the revision of passage %s failed", passage.id)
+            self.live.passage_revised(result_view(passage, item.result, lane_decision=item.decision,
+                                                  revision=revision))
 
     # -- reconfiguration (gateway.service.reload) ------------------------------------------
 
@@ -207,6 +256,9 @@ class Gateway:
     async def run(self, serve_api: bool = True) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self.api_ctx.trigger = self.submit
+        if self.decisions is not None:  # every lane starts at rest ("stop")
+            self.decisions.on_signal.append(lambda s: self.live.lane_signal(s.lane, s.as_json()))
+            self.decisions.start(self.clock())
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)
@@ -242,6 +294,11 @@ class Gateway:
                 self._handle_lane_events(self.engine.tick(self.clock()))
             except Exception:
                 log.exception("lane engine tick failed")
+            if self.decisions is not None:
+                try:
+                    self.decisions.tick(self.clock())  # waits ended, signals back to rest
+                except Exception:
+                    log.exception("lane signal tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval)
 
@@ -272,6 +329,18 @@ class Gateway:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=5.0)
         log.info("gateway stopped")
+
+
+def revision_of(customs_id: str | None) -> int | None:
+    """The revision in a customs record's CloudEvents id (``{hash}#customs/r2`` -> 2).
+
+    >>> revision_of("abc#customs/r2"), revision_of(None)
+    (2, None)
+    """
+    if not customs_id or "#customs/r" not in customs_id:
+        return None
+    tail = customs_id.rsplit("#customs/r", 1)[1]
+    return int(tail) if tail.isdigit() else None
 
 
 def _failed(outbox: dict[str, Any]) -> dict[str, int]:

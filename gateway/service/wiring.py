@@ -29,6 +29,8 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
     outbox = publisher.outbox
     outbox.max_age_s = outbox_max_age(config.storage.retention, outbox.max_age_s)
     gateway = Gateway(config, LaneEngine.from_site(config), enricher, publisher, asyncapi=_asyncapi)
+    if config.decisions is not None:
+        wire_decisions(gateway, config, directory)
     retention = RetentionJob(databases(config), config.storage.retention)
     gateway.on_start.append(retention.start)
     gateway.on_stop.append(retention.stop)
@@ -41,6 +43,37 @@ def build(config: SiteConfig, storage_dir: Path | None = None) -> Gateway:
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
     return gateway
+
+
+def wire_decisions(gateway: Gateway, config: SiteConfig, directory: Path) -> None:
+    """Central decisions back to the lane: the store, the lane desk, the MQTT lane signals and the intake."""
+    from gateway.decisions.desk import DecisionDesk
+    from gateway.decisions.intake import DecisionIntake
+    from gateway.decisions.signals import MqttSignalSink
+    from gateway.decisions.store import DecisionStore
+
+    cfg = config.decisions
+    assert cfg is not None
+    store = DecisionStore.for_storage_dir(directory)
+    lanes = [lane.id for lane in config.lanes]
+    desk = gateway.decisions = DecisionDesk(cfg, store, lanes)
+    gateway.api_ctx.decisions = store
+    gateway.api_ctx.submit_decision = gateway.submit_decision
+    base_id = config.mqtt.client_id or f"bx-{config.site}-{config.gateway}"
+    if cfg.signals.mqtt:
+        sink = MqttSignalSink(config.mqtt, base_client_id=base_id, topic=gateway.publisher.topics.lane_signal,
+                              lanes=lanes)
+        desk.sinks.append(sink)
+        gateway.on_start.append(sink.start)
+        gateway.on_stop.append(sink.stop)
+    if cfg.intake_mqtt:
+        intake = DecisionIntake(store, config.mqtt, site=config.site, gateway=config.gateway, offices=cfg.offices,
+                                on_stored=gateway.submit_decision, client_id=f"{base_id}-decisions")
+        intake.on_refused = lambda count: gateway.metrics.intake_errors.labels("mqtt", "decisions").inc(count)
+        gateway.decision_intake = intake
+        gateway.on_start.append(intake.start)
+        gateway.on_stop.append(intake.stop)
+    gateway.on_stop.append(store.close)
 
 
 def make_enricher(store: Store, config: SiteConfig) -> Enricher:

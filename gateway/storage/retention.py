@@ -24,7 +24,7 @@ deletes outbox rows only while no gateway runs on the storage.
 ...                        now=500 * 86400.0, dry_run=True)][:3]
 ['passages: kept (no period set)', 'declarations: kept (no period set)', 'parties: 1 older than 365 days (dry run)']
 >>> [r.rows for r in purge({"enrichment": folder / "enrichment.sqlite"}, {}, now=500 * 86400.0)]
-[0, 0, 1, 0]
+[0, 0, 1, 0, 0]
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("movements", "enrichment", "movements", "MAX(stored, COALESCE(eta, 0))", 30.0,
          "movements (the declarations of one crossing): vehicle and trailer number plates, container "
          "numbers, declaration references; counted from the later of the expected arrival and the receipt"),
+    Kind("decisions", "decisions", "decisions", "MAX(received, COALESCE(valid_until, 0))", 90.0,
+         "central decisions (outcome, agency, reason codes, declaration or movement reference); counted from "
+         "the later of the receipt and the end of validity"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 

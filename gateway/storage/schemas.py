@@ -17,6 +17,10 @@ an edit of an earlier one: files in the field hold every earlier version.
    :func:`gateway.vehicle.plate_skeleton`), so that a one-character misread finds its declaration in
    one index probe.
 
+``decisions`` (central decisions: :mod:`gateway.decisions.store`)
+
+1. decisions by decision id, with their subject, agency, outcome, issue and validity times.
+
 ``outbox`` (:mod:`gateway.publishing.outbox`)
 
 1. the release-0.1.0 schema, including the columns that outboxes of earlier development versions
@@ -198,4 +202,24 @@ OUTBOX = History("outbox", (
     Migration(2, "the lanes published for, to clear a removed lane's retained state", _OUTBOX_V2),
 ))
 
-HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX)}
+_DECISIONS_V1 = f"""
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id TEXT PRIMARY KEY,
+    subject_kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    agency TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    valid_until REAL,
+    received REAL NOT NULL DEFAULT {NOW},
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (subject_kind, subject, agency);
+CREATE INDEX IF NOT EXISTS decisions_received ON decisions (received);
+"""
+
+DECISIONS = History("decisions", (
+    Migration(1, "central decisions (bx.decision.v1) by decision id, indexed by subject", _DECISIONS_V1),
+))
+
+HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX, DECISIONS)}
