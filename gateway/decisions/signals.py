@@ -215,8 +215,8 @@ class MqttSignalSink:
     """The retained lane-signal topics, one small MQTT connection per lane.
 
     MQTT allows one Last Will per connection, so each lane has its own (client id ``{client_id}-signal-{lane}``)
-    whose Will is that lane's retained ``stop`` (``reason: gateway-offline``): when the gateway dies or loses
-    the broker, every lane shows stop.  On each (re)connect the connection publishes the lane's current signal
+    whose Will is that lane's retained ``stop`` (``reason: gateway-offline``, no Will Delay): when the gateway dies
+    or loses the broker, every lane shows stop.  On each (re)connect the connection publishes the lane's current signal
     (its "birth"), so a signal set while the broker was away is on the broker as soon as it is back.
     """
 
@@ -224,7 +224,8 @@ class MqttSignalSink:
                  lanes: Iterable[str]) -> None:
         from gateway.publishing.mqtt_client import MqttLink, Will
 
-        self.mqtt, self.topic = mqtt, topic
+        # no Will Delay: a lane whose gateway is gone shows stop at once (a short reconnect flashes stop: safe)
+        self.mqtt, self.topic = mqtt.model_copy(update={"will_delay_s": 0}), topic
         self.base_client_id = base_client_id
         self._lock = threading.Lock()
         self._current: dict[str, bytes] = {}
