@@ -169,10 +169,8 @@ class SignalMachine:
             return []
         if state.open_passage not in (None, passage_id):
             return []  # the next vehicle is in the lane: this one has left
-        if state.open_passage is None and state.shown.passage_id not in (None, passage_id):
-            return []  # a later passage's signal is shown
-        if state.open_passage is None and state.shown.passage_id is None and closed_at is None:
-            return []  # rested already: a late decision changes nothing at the lane
+        if closed_at is None and state.shown.passage_id != passage_id:
+            return []  # a late decision: another passage's signal is shown, or the lane rested already
         state.open_passage = None
         if decision.source == "default":
             due = (closed_at if closed_at is not None else now) + self.wait_s
