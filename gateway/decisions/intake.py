@@ -158,10 +158,12 @@ class DecisionIntake:
         except Exception:  # never let one message kill paho's network thread
             log.exception("decision intake: a message could not be handled")
 
-    def publish_ack(self, ack: DecisionAck) -> None:
+    def publish_ack(self, ack: DecisionAck, error_topic: bool = True) -> None:
+        """The acknowledgement on the ack topic; with ``error_topic``, rejected records on the intake error topic
+        too (``False`` for the HTTP API, whose 422 answers them)."""
         props = {"content_type": "application/json"}
         self.link.publish(self.topics.ack, ack.to_json(), 1, False, props)
-        if ack.errors:
+        if ack.errors and error_topic:
             rejected = len({e.index for e in ack.errors})
             self.on_refused(rejected)
             log.warning("decision intake: %d decision(s) rejected", rejected)

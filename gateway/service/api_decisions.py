@@ -4,11 +4,13 @@ The same validation, store and acknowledgement as the MQTT intake (:mod:`gateway
 answer is the :class:`~gateway.decisions.intake.DecisionAck` (``acks``: stored, duplicate, superseded or
 rejected per record).  A body with a rejected record is ``422`` with each problem's field path
 (``body[1].outcome``; ``body.outcome`` for a single object); the valid records of the same body are stored
-all the same and listed in ``acks``.
+all the same and listed in ``acks``.  With the MQTT intake on, the acknowledgement also goes to the ack
+topic (``"topic": "http"``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException
@@ -19,6 +21,8 @@ from gateway.service.api_context import ApiContext
 
 if TYPE_CHECKING:
     from gateway.service.auth import TokenAuth
+
+log = logging.getLogger(__name__)
 
 
 def add_decision_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> None:
@@ -34,6 +38,11 @@ def add_decision_routes(app: FastAPI, ctx: ApiContext, auth: TokenAuth) -> None:
         for decision in stored:
             if ctx.submit_decision is not None:
                 ctx.submit_decision(decision)
+        if ctx.decision_ack is not None:  # the same acknowledgement on the MQTT ack topic (topic "http")
+            try:
+                ctx.decision_ack(ack)
+            except Exception:  # the answer below is the acknowledgement that counts for this caller
+                log.exception("decision intake: the acknowledgement of an HTTP request was not published")
         out = ack.model_dump()
         if not ack.errors:
             return out

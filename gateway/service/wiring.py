@@ -71,6 +71,7 @@ def wire_decisions(gateway: Gateway, config: SiteConfig, directory: Path) -> Non
                                 on_stored=gateway.submit_decision, client_id=f"{base_id}-decisions")
         intake.on_refused = lambda count: gateway.metrics.intake_errors.labels("mqtt", "decisions").inc(count)
         gateway.decision_intake = intake
+        gateway.api_ctx.decision_ack = lambda ack: intake.publish_ack(ack, error_topic=False)
         gateway.on_start.append(intake.start)
         gateway.on_stop.append(intake.stop)
     gateway.on_stop.append(store.close)

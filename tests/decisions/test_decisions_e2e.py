@@ -242,6 +242,8 @@ def test_no_central_outcome_waits_then_the_default_and_a_late_decision_is_a_new_
                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
     assert answer.status_code == 200, answer.text
     assert [a["status"] for a in answer.json()["acks"]] == ["stored"]
+    assert post.ack_for("D-LATE-7") == ["stored"]  # also on the MQTT ack topic
+    assert [a["topic"] for a in post.acks() if any(x["decisionId"] == "D-LATE-7" for x in a["acks"])] == ["http"]
     assert _until(lambda: len(post.records("lane2", pid)) == 2)
     second = post.records("lane2", pid)[1]
     assert second["data"]["revision"] == 2
