@@ -21,6 +21,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=1, help="scenario seed: the same seed gives the same passages and "
                    "flags (default: 1)")
     p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard and API")
+    p.add_argument("--no-preclearance", action="store_true", help="run without the pre-clearance simulator and "
+                   "without decisions back to the lane")
     p.add_argument("--config", default=None, help="demo configuration (default: the shipped demo.yaml)")
     # For tests and development: another scenario file, and the scenario played faster than real time.
     p.add_argument("--scenario", default=None, help=argparse.SUPPRESS)

@@ -16,6 +16,7 @@ from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_val
 
 from drivers.registry import CAMERA_SCHEMES, READER_SCHEMES, scheme_of, validate_url
 from gateway.config.common import Section, TopicSegment
+from gateway.config.decisions import DecisionsConfig
 from gateway.config.enrichment import EnrichmentConfig
 from gateway.config.lane_engine import LaneEngineConfig
 from gateway.config.mqtt import MqttConfig
@@ -198,6 +199,9 @@ class SiteConfig(Section):
     api: ApiConfig = Field(default_factory=ApiConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     enrichment: EnrichmentConfig = Field(default_factory=EnrichmentConfig)
+    decisions: DecisionsConfig | None = Field(
+        None, description="central decisions back to the lane: intake, lane policy, lane signals (absent: the "
+        "gateway takes no decisions and signals nothing)")
 
     @model_validator(mode="after")
     def _unique(self) -> SiteConfig:

@@ -35,11 +35,12 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from gateway.config.decisions import Outcome
 from gateway.enrichment._base import Wire
 
 SCHEMA_ID = "bx.decision.v1"
+__all__ = ["OUTCOME_RANK", "SCHEMA_ID", "Decision", "DecisionTopics", "Outcome", "SubjectKind"]
 
-Outcome = Literal["release", "documentary-check", "physical-inspection", "hold", "refuse-entry"]
 #: how much each outcome holds the vehicle: a combination takes the highest, nothing is ever lowered
 OUTCOME_RANK: dict[str, int] = {"release": 0, "documentary-check": 1, "physical-inspection": 2, "hold": 3,
                                 "refuse-entry": 4}

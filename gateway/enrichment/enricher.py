@@ -46,7 +46,7 @@ class Enricher:
             passage_id=passage.id, lane=passage.lane, evaluated_at=now, declaration_refs=linked.refs(),
             links=linked.links, identifiers=linked.identifiers, items=linked.items, products=_products(linked),
             parties=self._parties(linked), flags=flags, routing=routing, rules_version=self.rules.version,
-            master_data={"routing": self.routing.version})
+            master_data={"routing": self.routing.version}, movement_refs=sorted(linked.movements))
 
     def _parties(self, linked: Linked) -> list[Party]:
         out: list[Party] = []

@@ -95,7 +95,7 @@ class IntakeAnswer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     topic: str = Field(description="the intake topic the message came in on")
-    kind: What | Literal["trigger"]
+    kind: What | Literal["trigger", "decisions"]
     stored: dict[str, int] = Field(description="records stored, by outcome (created, amended, unchanged)")
     errors: list[IntakeProblem] = Field(description="one entry per problem; empty when every record was stored")
 

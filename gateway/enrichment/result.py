@@ -48,6 +48,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from gateway.config.decisions import Outcome, SignalState
+
 #: How serious a flag is; ``high`` and ``critical`` send the vehicle to the inspection bay.  Flag rule
 #: files may still say ``info``, read as ``low`` (see :mod:`gateway.enrichment.rules`).
 Severity = Literal["low", "medium", "high", "critical"]
@@ -217,6 +219,37 @@ class Routing(_Model):
     name: str | None = Field(None, exclude=True, description="the agency's name")
 
 
+class DecisionBasis(_Model):
+    """One thing a lane decision was derived from: a central decision, a local flag, or the policy's default."""
+
+    kind: Literal["central", "flag", "default"]
+    ref: str = Field(description="the central decision's id, the flag's code (or missing-documents), or "
+                     "no-central-outcome")
+    outcome: Outcome = Field(description="the outcome this basis asks for")
+
+
+class CentralOutcome(_Model):
+    """A central decision that applied to the passage (its reason codes are never repeated here)."""
+
+    decision_id: str
+    outcome: Outcome
+    agency: str
+    issued_at: str = Field(description="RFC 3339")
+    subject: str = Field(description="what it was decided for: mrn, movement or passage")
+
+
+class LaneDecision(_Model):
+    """What the lane was told for a closed passage, and why (:mod:`gateway.decisions.policy`)."""
+
+    outcome: Outcome
+    signal: SignalState = Field(description="the lane signal of the outcome")
+    source: Literal["central", "local", "default"] = Field(
+        description="central: a central outcome decided; local: a local flag raised it; default: no central "
+        "outcome, the policy's default")
+    derived_from: list[DecisionBasis] = Field(default_factory=list)
+    central: list[CentralOutcome] = Field(default_factory=list)
+
+
 class EnrichmentResult(_Model):
     passage_id: str
     lane: str
@@ -231,6 +264,9 @@ class EnrichmentResult(_Model):
     routing: list[Routing] = Field(default_factory=list)
     rules_version: str | None = Field(None, description="version of the flag rule set (rule logic)")
     master_data: dict[str, str] = Field(default_factory=dict)
+    lane_decision: LaneDecision | None = Field(None, description="the lane decision (decisions configured)")
+    movement_refs: list[str] = Field(default_factory=list, exclude=True,
+                                     description="the movements that linked declarations (decisions by movement)")
 
     def has_flag(self, code: str) -> bool:
         return any(flag.code == code for flag in self.flags)
@@ -252,7 +288,10 @@ class EnrichmentResult(_Model):
     @property
     def decision(self) -> Decision:
         """The lane's outcome: a high or critical flag, or an agency expecting a document the declaration
-        does not reference, sends the vehicle to the inspection bay; anything else proceeds."""
+        does not reference, sends the vehicle to the inspection bay; anything else proceeds.  With a lane
+        decision (``decisions`` configured), its signal decides: only ``proceed`` proceeds."""
+        if self.lane_decision is not None:
+            return "proceed" if self.lane_decision.signal == "proceed" else "go_to_bay"
         if any(flag.severity in ("high", "critical") for flag in self.flags):
             return "go_to_bay"
         if any(r.present is False for r in self.routing):

@@ -59,6 +59,7 @@ def passage_keys(passage: Passage, result: EnrichmentResult | None = None) -> se
     if result is not None:
         keys |= {f"mrn:{ref.mrn}" for ref in result.declaration_refs}
         keys |= {f"mrn:{mrn}" for mrn in result.mrns}
+        keys |= {f"movement:{ref}" for ref in result.movement_refs}  # a central decision per movement
         keys |= {f"seal:{link.key}" for link in result.links if link.key_type == "seal" and link.key}
         for party in result.parties:
             if party.gln:

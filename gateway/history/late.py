@@ -67,6 +67,7 @@ class _Job:
     reason: str
     change: Change | None = None
     passage_ids: tuple[str, ...] = ()
+    lookup: Callable[[], Iterable[str]] | None = None  # finds the passages in the worker (SQLite off the loop)
     done: threading.Event | None = None
     out: list[Revision] = field(default_factory=list)
 
@@ -81,6 +82,8 @@ class LateData:
         self.history, self.store, self.enricher, self.publisher = history, store, enricher, publisher
         self._window_s, self.clock = window_s, clock
         self.on_revision: list[Callable[[Revision], None]] = []  # called in the worker thread
+        # the lane decision of a re-enriched passage (gateway.decisions: central outcomes and flags), if any
+        self.decide: Callable[[Passage, EnrichmentResult, float], EnrichmentResult] | None = None
         self.stats = {"changes": 0, "candidates": 0, "unchanged": 0, "revisions": 0, "outside_window": 0,
                       "dropped": 0, "failed": 0}
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
@@ -130,6 +133,10 @@ class LateData:
         """:meth:`reenrich` in the worker thread (returns at once)."""
         self._put(_Job(reason, passage_ids=tuple(passage_ids)))
 
+    def submit_lookup(self, lookup: Callable[[], Iterable[str]], reason: str) -> None:
+        """:meth:`reenrich` of the passages ``lookup`` finds, both in the worker thread (returns at once)."""
+        self._put(_Job(reason, lookup=lookup))
+
     def reenrich(self, passage_ids: Iterable[str], reason: str, *, force: bool = False) -> list[Revision]:
         """Re-enrich each closed passage (within the window) with the current data; publish and record the next
         revision of those whose result changed (of each, with ``force``); returns those revisions.
@@ -177,6 +184,8 @@ class LateData:
                     self.reenrich(ids, job.reason)
                 elif job.passage_ids:
                     self.reenrich(job.passage_ids, job.reason)
+                elif job.lookup is not None:
+                    self.reenrich(list(job.lookup()), job.reason)
             except Exception:
                 log.exception("late data: handling a change failed")
             finally:
@@ -218,6 +227,8 @@ class LateData:
             self.stats["outside_window"] += 1
             return None
         result = self.enricher().enrich(passage, now)
+        if self.decide is not None:
+            result = self.decide(passage, result, now)
         if not force and result_signature(result) == closed.signature:
             self.stats["unchanged"] += 1
             return None

@@ -95,7 +95,8 @@ def result_signature(result: EnrichmentResult | None) -> str:
                 "flags": sorted((f.code, f.severity, str(f.rule) if f.rule else "") for f in result.flags),
                 "refs": [ref.model_dump(mode="json") for ref in result.declaration_refs],
                 "routing": [r.model_dump(mode="json") for r in result.routing],
-                "decision": result.decision}
+                "decision": result.decision,
+                "lane": None if result.lane_decision is None else result.lane_decision.model_dump(mode="json")}
     return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 

@@ -121,7 +121,7 @@ class GpoSignalSink:
                     timer.cancel()
                 timers.clear()
 
-    def signal(self, lane: str, state: str) -> None:
+    def signal(self, lane: str, state: str, pattern_hint: str = "", detail: object = None) -> None:
         if state not in SIGNAL_STATES:
             raise ValueError(f"unknown lane signal state {state!r} (known: {', '.join(SIGNAL_STATES)})")
         config = self._lanes.get(lane)

@@ -72,7 +72,7 @@ SPS_AGENCIES = frozenset({"SPS", "VET", "PHYTO", "PLANT", "ANIMAL", "FOOD", "FEE
 CITES_AGENCIES = frozenset({"CITES"})
 OBSERVED_PASSAGES = 4096  # recent passages whose EPCIS events are kept for the next revision
 # the blocks of an EnrichmentResult that the customs record carries (see gateway.enrichment.result)
-_RECORD_BLOCKS = {"links", "products", "parties", "flags", "routing", "rules_version", "master_data"}
+_RECORD_BLOCKS = {"links", "products", "parties", "flags", "routing", "rules_version", "master_data", "lane_decision"}
 # keyword of lane_state() -> wire name in LaneState
 _LANE_FIELDS = {"state": "state", "occupied": "occupied", "passage_id": "passageId", "counts": "counts",
                 "decision": "decision", "detail": "detail"}
@@ -328,6 +328,8 @@ class Composer:
             "links": blocks["links"], "products": blocks["products"], "parties": blocks["parties"],
             "flags": blocks["flags"], "routing": blocks["routing"], "provenance": provenance,
         }
+        if "laneDecision" in blocks:  # decisions configured: what the lane was told, and why
+            record["laneDecision"] = blocks["laneDecision"]
         lane = self._lane(passage.lane)
         subject = f"mrn:{mrns[0]}" if mrns else None
         expiry = self.cfg.expiry

@@ -254,6 +254,77 @@ def _add_intake(channels: dict[str, Any], operations: dict[str, Any], messages: 
                                      "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": False}}}
 
 
+DECISION_FILE = "decision.v1.json"
+DECISION_ACK_FILE = "decision-ack.v1.json"
+LANE_SIGNAL_FILE = "lane-signal.v1.json"
+
+
+def decision_schemas() -> dict[str, dict[str, Any]]:
+    """The decision (in), its acknowledgement and the lane signal (out): file -> JSON Schema."""
+    from gateway.decisions.intake import DecisionAck
+    from gateway.decisions.model import SCHEMA_ID, Decision
+    from gateway.decisions.signals import SignalPayload
+
+    head = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    return {
+        DECISION_FILE: {**Decision.model_json_schema(by_alias=True, mode="validation"), **head, "$id": DECISION_FILE,
+                        "title": SCHEMA_ID},
+        DECISION_ACK_FILE: {**DecisionAck.model_json_schema(mode="serialization"), **head, "$id": DECISION_ACK_FILE,
+                            "title": "bx.decision-ack.v1"},
+        LANE_SIGNAL_FILE: {**SignalPayload.model_json_schema(by_alias=True, mode="serialization"), **head,
+                           "$id": LANE_SIGNAL_FILE, "title": "bx.lane-signal.v1"},
+    }
+
+
+def _add_decisions(channels: dict[str, Any], operations: dict[str, Any], messages: dict[str, Any]) -> None:
+    params = {"site": {"description": "configured site id"}, "gw": {"description": "configured gw id"}}
+    plain = {"mqtt": {"bindingVersion": "0.2.0", "payloadFormatIndicator": 1}}
+    ref = {"$ref": f"./{DECISION_FILE}"}
+    messages["decision"] = {"name": "bx.decision.v1", "contentType": "application/json",
+                            "payload": {"oneOf": [ref, {"type": "array", "items": ref}]}, "bindings": plain}
+    messages["decision-ack"] = {"name": "bx.decision-ack.v1", "contentType": "application/json",
+                                "payload": {"$ref": f"./{DECISION_ACK_FILE}"}, "bindings": plain}
+    messages["lane-signal"] = {"name": "bx.lane-signal.v1", "contentType": "application/json",
+                               "payload": {"$ref": f"./{LANE_SIGNAL_FILE}"}, "bindings": plain}
+    switch = ("Subscribed when the site file has a decisions section with intake_mqtt true (the default; "
+              "persistent session, QoS 1). The same bodies go to POST /api/decisions.")
+    outcome = ("Central outcomes (release, documentary-check, physical-inspection, hold, refuse-entry) for a "
+               "declaration (mrn), a movement (movementRef) or a passage (passageId): one object or a list. Each "
+               "is validated, stored durably and idempotent by decisionId (per subject and agency the latest "
+               "issuedAt wins), then acknowledged on the decisionAck channel; refused records are named by index "
+               "and field path on the intake error topic (kind decisions). ")
+    channels["decisionIntake"] = {
+        "address": "bx/v1/in/{site}/{gw}/decisions", "description": outcome + switch, "parameters": params,
+        "messages": {"decision": {"$ref": "#/components/messages/decision"}}}
+    channels["decisionOfficeIntake"] = {
+        "address": "bx/v1/in/office/{office}/decisions",
+        "description": outcome + "One copy for every gateway of a customs office: each gateway subscribes for "
+                       "the offices of decisions.offices. " + switch,
+        "parameters": {"office": {"description": "customs office reference number, e.g. DE004056"}},
+        "messages": {"decision": {"$ref": "#/components/messages/decision"}}}
+    channels["decisionAck"] = {
+        "address": "bx/v1/customs/{site}/{gw}/decision-ack",
+        "description": "One acknowledgement per decision message (MQTT or HTTP): per record its index, decisionId "
+                       "and status stored, duplicate, superseded or rejected, and the problems of the rejected "
+                       "ones. Sent after the decisions are stored.",
+        "parameters": params, "messages": {"decision-ack": {"$ref": "#/components/messages/decision-ack"}}}
+    channels["laneSignal"] = {
+        "address": "bx/v1/ops/{site}/{gw}/lane/{lane}/signal",
+        "description": "What the lane's signs, lights and PLCs show now (retained): stop (the rest state), "
+                       "proceed, inspection, hold or refuse, with the outcome, its source (central, local, default, "
+                       "rest) and the passage. Each lane has its own small MQTT connection whose Last Will (no Will "
+                       "Delay) is that lane's retained stop (reason gateway-offline), so a dead gateway leaves every "
+                       "lane at stop; on each reconnect the current signal is published again. Every lane starts at "
+                       "stop; a signal rests when the next vehicle enters or after decisions.signals.rest_timeout_s.",
+        "parameters": {**params, "lane": {"description": "configured lane id"}},
+        "messages": {"lane-signal": {"$ref": "#/components/messages/lane-signal"}}}
+    for cid, action, retain in (("decisionIntake", "receive", False), ("decisionOfficeIntake", "receive", False),
+                                ("decisionAck", "send", False), ("laneSignal", "send", True)):
+        operations[f"{action}{cid[0].upper()}{cid[1:]}"] = {
+            "action": action, "channel": {"$ref": f"#/channels/{cid}"},
+            "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": retain}}}
+
+
 def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -289,6 +360,7 @@ def asyncapi() -> dict[str, Any]:
             "bindings": {"mqtt": {"bindingVersion": "0.2.0", "qos": 1, "retain": retain}},
         }
     _add_intake(channels, operations, messages)
+    _add_decisions(channels, operations, messages)
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "gs1-border-gateway MQTT interface", "version": "1.0.0",
@@ -311,6 +383,8 @@ def generate() -> dict[str, str]:
     files.update({name: intake_schemas.render(name) for name in INTAKE_FILES.values()})
     files[INTAKE_ANSWER_FILE] = json.dumps(intake_answer_schema(), indent=2, sort_keys=True) + "\n"
     files[TRIGGER_FILE] = json.dumps(lane_trigger_schema(), indent=2, sort_keys=True) + "\n"
+    files.update({name: json.dumps(schema, indent=2, sort_keys=True) + "\n" for name, schema in
+                  decision_schemas().items()})
     files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
     return files
 

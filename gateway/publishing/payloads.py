@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from gateway import __version__
-from gateway.enrichment.result import Decision, Flag, Link, Party, Product, Routing
+from gateway.enrichment.result import Decision, Flag, LaneDecision, Link, Party, Product, Routing
 from gateway.reads import HealthState
 
 Audience = Literal["customs", "sps", "cites", "ops"]
@@ -239,6 +239,8 @@ class EnrichedData(Payload):
     flags: list[Flag] = Field(default_factory=list)
     routing: list[Routing] = Field(default_factory=list)
     provenance: Provenance
+    lane_decision: LaneDecision | None = Field(None, description="the lane decision: central outcomes combined "
+                                               "with the local flags (only with decisions configured)")
 
 
 class FlagData(Payload):

@@ -84,6 +84,10 @@ class Topics:
     def lane_state(self, lane: str) -> str:
         return self._ops("lane", _segment(lane), "state")
 
+    def lane_signal(self, lane: str) -> str:
+        """The lane's signal (retained; Last Will ``stop``): :mod:`gateway.decisions.signals`."""
+        return self._ops("lane", _segment(lane), "signal")
+
     def passage(self, lane: str) -> str:
         return self._ops("lane", _segment(lane), "passage")
 

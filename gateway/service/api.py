@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway import __version__
 from gateway.config import format_loc
 from gateway.service.api_context import ApiContext
+from gateway.service.api_decisions import add_decision_routes
 from gateway.service.api_masterdata import add_masterdata_routes
 from gateway.service.api_triggers import add_trigger_routes
 from gateway.service.auth import TokenAuth
@@ -246,6 +247,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
 
     add_masterdata_routes(app, ctx, auth)
     add_trigger_routes(app, ctx, auth)
+    add_decision_routes(app, ctx, auth)
     app.add_middleware(BodyLimits, max_bytes=ctx.config.api.max_body_bytes)
     app.add_middleware(HttpErrors, counter=ctx.metrics.http_errors)  # outermost: the limits' refusals count too
     return app

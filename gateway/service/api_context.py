@@ -29,3 +29,6 @@ class ApiContext:
     recent_flags: Callable[..., list[dict[str, Any]]] | None = None
     reload: Callable[[], Awaitable[dict[str, Any]]] | None = None  # gateway.service.reload (run only)
     trigger: Callable[[Trigger], None] | None = None  # a lane controller's trigger, handed to the lane engine
+    decisions: Any = None  # gateway.decisions.store.DecisionStore (decisions configured)
+    submit_decision: Callable[[Any], None] | None = None  # a stored decision, handed to the gateway's loop
+    decision_ack: Callable[[Any], None] | None = None  # an HTTP request's acknowledgement, on the MQTT ack topic

@@ -16,6 +16,13 @@ Rekor and Hikvision cameras posting to the gateway's ``anpr+webhook`` sources): 
 undeclared truck (``NO_DECLARATION``), an untagged truck whose plate is a movement's (linked by its
 plate alone), and a tagged truck whose plate is not its declaration's (``TRANSPORT_MISMATCH``).
 
+Decisions back to the lane.  The demo runs the pre-clearance simulator (``simulators/preclearance``) as the
+central system, and the gateway with a ``decisions`` section (:data:`DEMO_DECISIONS`, unless the configuration
+has its own): pre-arrival decisions reach the gateway on its customs office's topic, so pre-cleared trucks get
+a ``proceed`` signal and a flagged one ``inspection`` (the bay); the clean truck's declaration
+(:data:`LATE_MRN`) is decided only after its passage, which publishes a new revision of its enriched record.
+The console prints each lane signal and each revision.
+
 One scenario clock.  Three simulators read the same scenario: the LLRP reader (asyncio, on the
 loop's monotonic clock), the Mercury module (a thread, on ``time.monotonic()``) and the camera
 (opened later by the gateway itself, on the wall clock, ``t0`` in its URL).  They are given one
@@ -77,6 +84,19 @@ CAMERA_MIN_FRAMES = 2  # the camera driver's default confirmation
 # The demo's ANPR cameras (config/demo.yaml) and the variable that gives each its webhook port.
 ANPR_PORTS = {"anpr-l1-front": "BX_DEMO_ANPR_L1_FRONT", "anpr-l1-rear": "BX_DEMO_ANPR_L1_REAR",
               "anpr-l2-front": "BX_DEMO_ANPR_L2_FRONT"}
+
+
+# Decided only after its passage (the pre-clearance simulator's ``defer``): the late decision of the demo.
+LATE_MRN = "25DE0040560000001A"
+DEMO_OFFICE = "DE004056"
+
+
+def demo_decisions() -> Any:
+    """The ``decisions`` section the demo runs with (when its configuration has none)."""
+    from gateway.config.decisions import DecisionsConfig, PolicyConfig, SignalConfig
+
+    return DecisionsConfig(offices=[DEMO_OFFICE], policy=PolicyConfig(wait_s=5.0),
+                           signals=SignalConfig(rest_timeout_s=20.0))
 
 
 class DemoError(RuntimeError):
@@ -152,6 +172,9 @@ async def _demo(args: argparse.Namespace) -> int:
             **{variable: str(free_port()) for variable in ANPR_PORTS.values()},
         })
         config = load_config(args.config or CONFIG)
+        preclearance = not getattr(args, "no_preclearance", False)
+        if preclearance and config.decisions is None:
+            config = config.model_copy(update={"decisions": demo_decisions()})
         anpr = AnprCameraSimulator(scenario.sightings, anpr_targets(config), speed=speed,
                                    repeat_s=(scenario.repeat_s / speed) if scenario.repeat_s else None)
         await anpr.start(t0=t0_mono)
@@ -179,20 +202,55 @@ async def _demo(args: argparse.Namespace) -> int:
             # machine) must not cut the last truck off a ``--duration 60`` run.
             loop.call_at(t0_mono + args.duration, gateway.request_stop)
         watch = asyncio.create_task(_watch_start(gateway, console, t0_mono), name="demo-start")
+        central: list[Any] = []  # the pre-clearance simulator, once started (stopped before the broker)
+        stack.callback(lambda: [sim.stop() for sim in central])
+        start_central = asyncio.create_task(_start_preclearance(gateway, console, mqtt_url, config, args, speed,
+                                                                central), name="demo-preclearance") \
+            if preclearance else None
         try:
             await gateway.run(serve_api=dashboard)
         finally:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+            for task in (watch, start_central):
+                if task is None:
+                    continue
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for task in stopping:
                 await task
         await asyncio.sleep(0.3)  # the console's subscription receives the last messages (offline)
         summary = summarize(gateway.live.passages)
         summary["published"] = dict(sorted(console.published.items()))
+        summary["signals"] = dict(sorted(console.signals.items()))  # lane signal states shown, by state
+        summary["revisions"] = console.revisions  # enriched records published again (late decisions)
+        summary["lane_decisions"] = [  # what each passage's lane was told, and its record's last revision
+            {"lane": r["lane"], "declarations": r.get("declarations", []), "revision": r.get("revision"),
+             **{k: r["lane_decision"][k] for k in ("outcome", "signal", "source")}}
+            for r in gateway.live.passages if r.get("lane_decision")]
         summary["seed"] = args.seed
     print("demo summary: " + json.dumps(summary, sort_keys=True), flush=True)
     return 0
+
+
+async def _start_preclearance(gateway: Gateway, console: ConsoleView, mqtt_url: str, config: SiteConfig,
+                              args: argparse.Namespace, speed: float, central: list[Any]) -> None:
+    """The central system, once the gateway listens for decisions (a decision sent before is not received)."""
+    from simulators.preclearance import PreclearanceConfig, PreclearanceSimulator, Rules
+
+    intake = gateway.decision_intake
+    while not (gateway.running.is_set() and intake is not None and intake.subscribed.is_set()):
+        await asyncio.sleep(0.05)
+    sim = PreclearanceSimulator(PreclearanceConfig(
+        mqtt_url=mqtt_url, base_topic=config.mqtt.base_topic, group=f"demo-{os.getpid()}",
+        rules=Rules(seed=args.seed, random_inspection=0.0), declarations=(DATA / "declarations.json",),
+        defer=frozenset({LATE_MRN}), decision_delay_s=3.0 / speed))
+    try:
+        await asyncio.to_thread(sim.start)
+    except (ConnectionError, OSError) as exc:
+        console.note(f"pre-clearance simulator not started: {exc}")
+        return
+    central.append(sim)
+    console.note(f"pre-clearance simulator: {len(sim.published)} pre-arrival decisions sent to office {DEMO_OFFICE}")
 
 
 async def _watch_start(gateway: Gateway, console: ConsoleView, t0_mono: float) -> None:
@@ -381,6 +439,8 @@ class ConsoleView:
         self.mqtt_url, self.dashboard_url, self.topic = mqtt_url, dashboard_url, topic
         self.llrp, self.mercury, self.seed = llrp, mercury, seed
         self.published: dict[str, int] = {}
+        self.signals: dict[str, int] = {}
+        self.revisions = 0
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -440,6 +500,23 @@ class ConsoleView:
         if not isinstance(data, dict):
             return
         stamp = datetime.now().strftime("%H:%M:%S")
+        if topic.endswith("/signal"):
+            state, lane = str(data.get("state")), data.get("lane", "?")
+            if data.get("passageId"):
+                with self._lock:
+                    self.signals[state] = self.signals.get(state, 0) + 1
+                style = "green" if state == "proceed" else "yellow" if state == "stop" else "red"
+                self.console.print(f"{stamp} [bold]{lane}[/bold] signal [{style}]{state}[/{style}] "
+                                   f"({data.get('outcome') or 'waiting'}, {data.get('source')})")
+            return
+        if "/enriched/" in topic and isinstance(data.get("revision"), int) and data["revision"] > 1:
+            with self._lock:
+                self.revisions += 1
+            decision = _dict(data.get("laneDecision"))
+            self.console.print(f"{stamp} [bold]{_dict(data.get('passage')).get('lane', '?')}[/bold] revision "
+                               f"{data['revision']}: a late central decision -> {decision.get('outcome', '?')} "
+                               f"({decision.get('source', '?')})")
+            return
         if "/enriched/" in topic:
             passage = _dict(data.get("passage"))
             flags = [_dict(f).get("code") for f in _list(data.get("flags"))]

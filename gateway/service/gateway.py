@@ -30,6 +30,8 @@ from typing import Any
 from prometheus_client import Counter
 
 from gateway.config import SiteConfig
+from gateway.decisions.desk import DecisionDesk
+from gateway.decisions.model import Decision
 from gateway.enrichment.enricher import Enricher
 from gateway.enrichment.result import EnrichmentResult
 from gateway.history.store import HistoryStore, revision_of
@@ -97,6 +99,9 @@ class Gateway:
         self.metrics.watch(rejected=lambda: self.engine.stats.dropped, published=publisher.published,
                            failed=lambda: _failed(publisher.outbox_state()))
         self._loop: asyncio.AbstractEventLoop | None = None
+        # central decisions back to the lane (``decisions`` configured; gateway.service.wiring sets it)
+        self.decisions: DecisionDesk | None = None
+        self.decision_intake: Any = None  # gateway.decisions.intake.DecisionIntake, when it listens on MQTT
         self._sources = self.plan_sources(config)
         for source_id, (kind, url, lanes) in self._sources.items():
             self.live.add_source(source_id, kind, url, lanes)
@@ -169,6 +174,9 @@ class Gateway:
     def _on_passage_event(self, event: PassageEvent) -> None:
         passage = event.passage
         self.live.passage_event(event.kind, passage_view(passage))
+        desk = self.decisions
+        if event.kind == "new" and desk is not None:  # the previous vehicle has left: its lane rests
+            desk.passage_opened(passage.lane, passage.id, self.clock())
         if event.kind != "end":
             self._journal(event)  # before the ``new`` goes out: a crash after it still ends the passage
             try:
@@ -185,6 +193,13 @@ class Gateway:
         except Exception:  # enrichment must never lose the observation
             log.exception("enrichment failed for passage %s", passage.id)
             result = None
+        lane_decision = None
+        if desk is not None:  # the central outcomes and the flags: what the lane shows (gateway.decisions)
+            try:
+                closed = desk.passage_closed(passage, result, now=self.clock())
+                result, lane_decision = closed.result, closed.decision
+            except Exception:  # the decision store unreadable: the lane stays at stop, the passage goes out
+                log.exception("the lane decision failed for passage %s", passage.id)
         customs_id: str | None = None
         try:
             # The end event, the observation and the enriched record in one outbox transaction: one
@@ -195,8 +210,8 @@ class Gateway:
         except Exception:
             log.exception("publishing passage %s failed", passage.id)
         self._journal(event)
-        record = result_view(passage, result)
-        record["revision"] = revision_of(customs_id) if result is not None else 0
+        record = result_view(passage, result, lane_decision=lane_decision,
+                             revision=revision_of(customs_id) if result is not None else 0)
         if self.history is not None:
             try:  # a queue put: the writer thread commits in batches
                 self.history.record_closed(passage, record, result, record["revision"], self.clock())
@@ -254,6 +269,75 @@ class Gateway:
             self.live.passage_revision(revision.record)
         else:
             loop.call_soon_threadsafe(self.live.passage_revision, revision.record)
+            desk, decision = self.decisions, revision.result.lane_decision
+            if desk is not None and decision is not None:  # still at the lane: the lane shows the new decision
+                loop.call_soon_threadsafe(lambda: desk.revised(revision.passage.lane, revision.passage.id, decision,
+                                                               now=self.clock()))
+
+    # -- central decisions (gateway.decisions) -------------------------------------------------
+
+    def submit_decision(self, decision: Decision) -> None:
+        """A stored central decision from another thread (the MQTT intake, the HTTP API): to the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not running: it is in the store, and the next close reads it from there
+        loop.call_soon_threadsafe(self.on_decision, decision)
+
+    def on_decision(self, decision: Decision) -> None:
+        """A decision that arrived after the passages it concerns closed: each whose lane decision changed
+        gets the next revision of its enriched record (and its lane the new signal, if the vehicle is there)."""
+        desk = self.decisions
+        if desk is None:
+            return
+        try:
+            redecided = desk.decision_received(decision, now=self.clock())
+        except Exception:
+            log.exception("a late decision could not be applied")
+            return
+        body = decision.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for item in redecided:
+            passage = item.entry.passage
+            self.record_history(passage.id, "decision", self.clock(), f"central:{decision.agency}", body)
+            revision = None
+            if item.result is not None:
+                try:
+                    revision = revision_of(self.publisher.publish_enriched(passage, item.result))
+                except OutboxFull:
+                    pass
+                except Exception:
+                    log.exception("publishing the revision of passage %s failed", passage.id)
+            record = result_view(passage, item.result, lane_decision=item.decision, revision=revision)
+            if self.history is not None and item.result is not None and revision:
+                try:
+                    self.history.record_revision(passage, record, item.result, revision, self.clock(),
+                                                 "late:decision", "decision")
+                except Exception:
+                    log.exception("recording the history of passage %s failed", passage.id)
+            self.live.passage_revision(record)
+        self._late_decision_from_history(decision, desk)
+
+    def _late_decision_from_history(self, decision: Decision, desk: DecisionDesk) -> None:
+        """The passages a late decision concerns that the desk's index does not hold (closed before a restart,
+        or beyond its bound): found in the passage history and re-enriched by the late-data worker, which
+        decides them again (:meth:`DecisionDesk.late_result`) and publishes the revisions that changed."""
+        late, history = self.late, self.history
+        if late is None or history is None:
+            return
+        kind, value = decision.subject
+        since = self.clock() - desk.config.late_window_s
+        body = decision.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+        def lookup() -> list[str]:  # in the late-data worker: SQLite reads stay off the loop
+            if kind == "passage":
+                ids = [value] if history.closed_passage(value) is not None else []
+            else:
+                ids = history.candidates([f"{kind}:{value}"], since)
+            ids = [pid for pid in ids if not desk.indexed(pid)]
+            for pid in ids:
+                history.record(pid, "decision", self.clock(), f"central:{decision.agency}", body)
+            return ids
+
+        late.submit_lookup(lookup, "decision")
 
     # -- reconfiguration (gateway.service.reload) ------------------------------------------
 
@@ -281,6 +365,9 @@ class Gateway:
     async def run(self, serve_api: bool = True) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self.api_ctx.trigger = self.submit
+        if self.decisions is not None:  # every lane starts at rest ("stop")
+            self.decisions.on_signal.append(lambda s: self.live.lane_signal(s.lane, s.as_json()))
+            self.decisions.start(self.clock())
         await loop.run_in_executor(None, self.publisher.start)
         for hook in self.on_start:
             await loop.run_in_executor(None, hook)
@@ -317,6 +404,11 @@ class Gateway:
                 self._handle_lane_events(self.engine.tick(self.clock()))
             except Exception:
                 log.exception("lane engine tick failed")
+            if self.decisions is not None:
+                try:
+                    self.decisions.tick(self.clock())  # waits ended, signals back to rest
+                except Exception:
+                    log.exception("lane signal tick failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval)
 

@@ -142,10 +142,14 @@ class LaneView:
     current: dict[str, Any] | None = None  # the open passage, as published on the passage topic
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)  # input label -> {"active", "since"}
+    signal: dict[str, Any] | None = None  # the lane signal (decisions configured): state, outcome, source ...
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "current": self.current, "recent": list(self.recent),
-                "triggers": self.triggers}
+        out = {"id": self.id, "name": self.name, "current": self.current, "recent": list(self.recent),
+               "triggers": self.triggers}
+        if self.signal is not None:
+            out["signal"] = self.signal
+        return out
 
 
 CLOSE = "close"  # the last message of every subscriber queue (see LiveState.close)
@@ -229,6 +233,13 @@ class LiveState:
         self.flags.extend({"lane": record.get("lane"), "passage": pid, **flag} for flag in record.get("flags", []))
         self.flags.extend(kept)
         self.broadcast("result", record)
+
+    def lane_signal(self, lane_id: str, signal: dict[str, Any]) -> None:
+        """A lane's signal changed (``signal``: state, outcome, source, passage_id, since)."""
+        lane = self.lanes.get(lane_id)
+        if lane is not None:
+            lane.signal = signal
+        self.broadcast("signal", {"lane": lane_id, **signal})
 
     # -- fan-out ------------------------------------------------------------------------
 

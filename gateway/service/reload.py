@@ -21,7 +21,7 @@ a reload succeeds.  Then, on the loop, in this order:
 5. the retained status says which file is in use (``config.digest``, ``config.loaded``).
 
 What a running gateway cannot change (``site``, ``gateway``, ``mqtt``, ``api``, ``storage``,
-``enrichment.intake_mqtt``: its identity on the broker, its connections and its databases) takes effect
+``decisions``, ``enrichment.intake_mqtt``: its identity on the broker, its connections and its databases) takes effect
 at the next start; a reload that changes them says so in the log and in ``config.restartPending``.
 The outbox, the passages and the lane engine's state are never reset by a reload.
 
@@ -66,7 +66,7 @@ from gateway.service.gateway import Gateway
 log = logging.getLogger(__name__)
 
 #: sections a running gateway cannot change: its identity on the broker, its connections, its databases
-RESTART_SECTIONS = ("site", "gateway", "mqtt", "api", "storage")
+RESTART_SECTIONS = ("site", "gateway", "mqtt", "api", "storage", "decisions")
 MAX_PROBLEMS = 10  # in the retained status (the log has them all)
 
 
@@ -232,6 +232,8 @@ class Reloader:
         gw._handle_lane_events(closed)  # removed lanes' passages: published, then their state cleared
         gw.publisher.set_lanes(new.contexts, {lane.id: lane.name for lane in config.lanes})
         gw.live.set_lanes([(lane.id, lane.name) for lane in config.lanes])
+        if gw.decisions is not None:  # a new lane's MQTT signal connection waits for the next start
+            gw.decisions.set_lanes([lane.id for lane in config.lanes], gw.clock())
         gw.config = gw.api_ctx.config = config
         if gw.gpo_signals is not None:  # lane signals on reader outputs follow the new lanes[].gpo
             gw.gpo_signals.reconfigure(config)

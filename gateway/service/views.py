@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.enrichment.result import EnrichmentResult, Flag, Routing
+from gateway.enrichment.result import EnrichmentResult, Flag, LaneDecision, Routing
 from gateway.lane.passage import Passage, SeenIdentifier, VehicleEvidence
 
 # how a link was made (the linking rule, ``Link.via``) -> what the dashboard says
@@ -89,11 +89,27 @@ def passage_view(passage: Passage, limit: int = 500) -> dict[str, Any]:
     }
 
 
-def result_view(passage: Passage, result: EnrichmentResult | None) -> dict[str, Any]:
+def lane_decision_view(decision: LaneDecision) -> dict[str, Any]:
+    """A lane decision as the API and the dashboard show it (shared JSON conventions)."""
+    return {"outcome": decision.outcome, "signal": decision.signal, "source": decision.source,
+            "derived_from": [{"kind": b.kind, "ref": b.ref, "outcome": b.outcome} for b in decision.derived_from],
+            "central": [{"decisionId": c.decision_id, "outcome": c.outcome, "agency": c.agency,
+                         "issuedAt": c.issued_at} for c in decision.central]}
+
+
+def result_view(passage: Passage, result: EnrichmentResult | None, *, lane_decision: LaneDecision | None = None,
+                revision: int | None = None) -> dict[str, Any]:
     """A closed passage with what the dashboard shows of its enrichment (``None``: enrichment failed):
     the declarations' MRNs, the flags (code, severity, rule, evidence), the agency routing and referrals
-    (SPS, CITES) and each key's match."""
+    (SPS, CITES) and each key's match; with decisions configured, its ``lane_decision``; ``revision`` of its
+    enriched record (1 for the first)."""
     view = passage_view(passage)
+    if lane_decision is None and result is not None:
+        lane_decision = result.lane_decision
+    if lane_decision is not None:
+        view["lane_decision"] = lane_decision_view(lane_decision)
+    if revision is not None:
+        view["revision"] = revision
     if result is None:
         view.update(declarations=[], flags=[], routing=[], referrals=[], decision=None, enrichment="failed")
         return view

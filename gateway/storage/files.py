@@ -25,13 +25,17 @@ if TYPE_CHECKING:
 ENRICHMENT_DB = "enrichment.sqlite"
 OUTBOX_DB = "outbox.sqlite"
 HISTORY_DB = "history.sqlite"
+DECISIONS_DB = "decisions.sqlite"
 
 
 def databases(config: SiteConfig) -> dict[str, Path]:
     """Database name -> file, for one site configuration."""
     storage = Path(config.storage.path)
-    return {"enrichment": storage / ENRICHMENT_DB, "outbox": Path(config.mqtt.outbox.path or storage / OUTBOX_DB),
-            "history": storage / HISTORY_DB}
+    out = {"enrichment": storage / ENRICHMENT_DB, "outbox": Path(config.mqtt.outbox.path or storage / OUTBOX_DB),
+           "history": storage / HISTORY_DB}
+    if config.decisions is not None:  # central decisions (gateway.decisions.store)
+        out["decisions"] = storage / DECISIONS_DB
+    return out
 
 
 def companions(path: Path) -> list[Path]:

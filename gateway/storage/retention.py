@@ -72,6 +72,9 @@ KINDS: tuple[Kind, ...] = (
          "each passage's history (identifiers and their reads, number plates, container codes, triggers, every "
          "enrichment revision with its declaration links and flags, decisions and lane signals); counted from "
          "the passage's close"),
+    Kind("decisions", "decisions", "decisions", "MAX(received, COALESCE(valid_until, 0))", 90.0,
+         "central decisions (outcome, agency, reason codes, declaration or movement reference); counted from "
+         "the later of the receipt and the end of validity"),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -115,6 +118,8 @@ def purge(databases: Mapping[str, Path], configured: Mapping[str, float | None],
         path = databases.get(kind.database)
         if days is None:
             out.append(Purged(kind.name, None, 0, "kept (no period set)"))
+        elif kind.database not in databases:
+            continue  # a database this site does not have (decisions without a decisions section)
         elif kind.database in skip:
             out.append(Purged(kind.name, days, 0, f"left to the running gateway ({kind.database} database)"))
         elif path is None or not path.exists():

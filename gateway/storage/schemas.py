@@ -22,6 +22,9 @@ an edit of an earlier one: files in the field hold every earlier version.
 1. one summary row per passage (``passages``: listing, the passage itself for re-enrichment), the
    append-only ``events`` of each passage, its linking keys and its current flags; deleting a summary
    row deletes the rest (a trigger), so that retention deletes rows of one table.
+``decisions`` (central decisions: :mod:`gateway.decisions.store`)
+
+1. decisions by decision id, with their subject, agency, outcome, issue and validity times.
 
 ``outbox`` (:mod:`gateway.publishing.outbox`)
 
@@ -264,4 +267,24 @@ HISTORY = History("history", (
     Migration(1, "passage history: summaries, append-only events, linking keys, flags", _HISTORY_V1),
 ))
 
-HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX, HISTORY)}
+_DECISIONS_V1 = f"""
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id TEXT PRIMARY KEY,
+    subject_kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    agency TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    valid_until REAL,
+    received REAL NOT NULL DEFAULT {NOW},
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (subject_kind, subject, agency);
+CREATE INDEX IF NOT EXISTS decisions_received ON decisions (received);
+"""
+
+DECISIONS = History("decisions", (
+    Migration(1, "central decisions (bx.decision.v1) by decision id, indexed by subject", _DECISIONS_V1),
+))
+
+HISTORIES = {history.name: history for history in (ENRICHMENT, OUTBOX, HISTORY, DECISIONS)}

@@ -178,7 +178,8 @@ def test_demo_raises_the_five_flags_and_the_clean_truck_none(demo_60s: DemoRun) 
     assert summary["clean_passages"] == 2  # the clean truck, and truck 6 linked by its plate (a movement)
     # every passage was published: an observation and an enriched record each, flags and SPS referrals
     published = summary["published"]
-    assert published.get("customs/enriched") == summary["passages"] == 7
+    assert summary["passages"] == 7  # ... and late central decisions published some records again
+    assert published.get("customs/enriched") == summary["passages"] + summary["revisions"]
     assert published.get("customs/observation") == 5  # trucks 5 and 6 carried no GS1 key: no EPCIS event
     assert published.get("sps/referral", 0) >= 1
 
@@ -190,6 +191,23 @@ def test_demo_sees_the_untagged_trucks_by_their_loops_and_plates(demo_60s: DemoR
     assert {"lane": "lane1", "identifiers": [], "declarations": ["25DE0040560000006A"], "flags": []} in results
     assert {"lane": "lane2", "identifiers": ["340123450000007016"], "declarations": ["25DE0040560000007A"],
             "flags": ["TRANSPORT_MISMATCH"]} in results
+
+
+def test_demo_decisions_reach_the_lanes(demo_60s: DemoRun) -> None:
+    """Issue 18: the pre-clearance simulator decides; pre-cleared trucks get proceed, a flagged one the bay, and
+    the clean truck's declaration, decided only after its passage, a new revision of its enriched record."""
+    decided = {tuple(d["declarations"]): d for d in demo_60s.summary["lane_decisions"]}
+    assert len(demo_60s.summary["lane_decisions"]) == 7
+    for mrn in ("25DE0040560000006A", "25DE0040560000007A"):  # released before arrival, no flag that raises it
+        assert (decided[(mrn,)]["signal"], decided[(mrn,)]["source"]) == ("proceed", "central"), decided
+    biscuits = decided[("25DE0040560000003A",)]  # released, but an SSCC not declared: the inspection bay
+    assert biscuits["signal"] == "inspection" and biscuits["outcome"] == "physical-inspection"
+    late = decided[(CLEAN_TRUCK_MRN,)]
+    assert late["revision"] >= 2 and late["source"] == "central" and late["outcome"] != "release"
+    assert demo_60s.summary["revisions"] >= 1
+    assert {"proceed", "inspection"} <= set(demo_60s.summary["signals"]), demo_60s.summary["signals"]
+    assert demo_60s.summary["published"].get("customs/decision-ack", 0) >= 1
+    assert demo_60s.summary["published"].get("ops/lane", 0) >= 1  # the lane signal topics
 
 
 def test_demo_equals_the_offline_replay_of_its_seed(demo_60s: DemoRun) -> None:

@@ -183,7 +183,7 @@ def test_purge_by_kind_and_age(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_retention_kinds_and_defaults() -> None:
     assert [(k.name, k.default_days) for k in KINDS] == [("passages", None), ("declarations", 90.0),
                                                          ("parties", 365.0), ("movements", 30.0),
-                                                         ("passage_history", 30.0)]
+                                                         ("passage_history", 30.0), ("decisions", 90.0)]
     assert outbox_max_age({}, 7 * DAY) == 7 * DAY
     assert outbox_max_age({"passages": 2}, 7 * DAY) == 2 * DAY
     assert outbox_max_age({"passages": 30}, 7 * DAY) == 7 * DAY
