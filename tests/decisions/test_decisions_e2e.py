@@ -85,10 +85,11 @@ def _site(tmp: Path, broker: MosquittoBroker, api_port: int) -> dict[str, Any]:
 class Post:
     """The gateway on its loop in a thread, a subscriber to everything, a decision sender."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, load: bool = True) -> None:
         self.broker = MosquittoBroker(workdir=tmp / "broker")
         self.broker.start()
-        load_demo_data(tmp / "data", eta=time.time())
+        if load:  # a restart over the same storage keeps what the first start loaded
+            load_demo_data(tmp / "data", eta=time.time())
         self.api = f"http://127.0.0.1:{free_port()}"
         path = tmp / "site.yaml"
         path.write_text(yaml.safe_dump(_site(tmp, self.broker, int(self.api.rsplit(":", 1)[1]))), encoding="utf-8")
@@ -372,3 +373,32 @@ def test_a_dead_gateway_leaves_its_lanes_at_stop(tmp_path: Path) -> None:
         watch.stop()
         broker.stop(kill=True)
 
+
+
+def test_a_late_decision_after_a_restart_finds_the_passage_in_the_history(tmp_path: Path) -> None:
+    """The desk's index of recently closed passages is in memory: after a restart, a decision about a passage
+    closed before it is matched through the passage history and still publishes the next revision."""
+    first_post = Post(tmp_path)
+    try:
+        pid = first_post.truck("lane2", TRUCK7)
+        assert _until(lambda: bool(first_post.records("lane2", pid)))
+        first = first_post.records("lane2", pid)[0]
+        assert first["data"]["revision"] == 1 and first["data"]["laneDecision"]["source"] != "central"
+    finally:
+        first_post.stop()
+    post = Post(tmp_path, load=False)  # the same storage: a restarted gateway, its index of closed passages empty
+    try:
+        post.send(INTAKE, decision("D-AFTER-RESTART", "hold", mrn=MRN7))
+        assert post.ack_for("D-AFTER-RESTART") == ["stored"]
+        assert _until(lambda: any(r["data"]["revision"] == 2 for r in post.records("lane2", pid)), 30), \
+            "no revision after the restart"
+        second = next(r for r in post.records("lane2", pid) if r["data"]["revision"] == 2)
+        assert second["id"] == first["id"].replace("/r1", "/r2")  # the same event hash, the next revision
+        assert (second["data"]["laneDecision"]["outcome"], second["data"]["laneDecision"]["source"]) == (
+            "hold", "central")
+        story = httpx.get(f"{post.api}/api/passages/{pid}", headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=5).json()
+        kinds = [event["kind"] for event in story["events"]]
+        assert "decision" in kinds and kinds.count("enriched") >= 2, kinds
+    finally:
+        post.stop()
