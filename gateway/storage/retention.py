@@ -26,7 +26,7 @@ deletes outbox rows only while no gateway runs on the storage.
 ...                        now=500 * 86400.0, dry_run=True)][:3]
 ['passages: kept (no period set)', 'declarations: kept (no period set)', 'parties: 1 older than 365 days (dry run)']
 >>> [r.rows for r in purge({"enrichment": folder / "enrichment.sqlite"}, {}, now=500 * 86400.0)]
-[0, 0, 1, 0, 0]
+[0, 0, 1, 0]
 """
 
 from __future__ import annotations
