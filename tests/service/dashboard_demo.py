@@ -84,10 +84,6 @@ def watch_dashboard(base: str, seen: DashboardSeen, timeout_ms: float = 45_000) 
             page.goto(base + "/")
             page.wait_for_selector("section[data-lane=lane1]", timeout=timeout_ms)
 
-            # lane 1: the clean truck proceeds (truck 6, linked by its plate, proceeds too)
-            page.wait_for_function(f"document.querySelector('{NOW.format(lane='lane1')}').dataset.signal === 'go'",
-                                   timeout=timeout_ms)
-            seen.proceed = _now(page, "lane1")
             # lane 2: the frozen beef without its CHED-P goes to the bay
             page.wait_for_function(
                 f"(() => {{ const el = document.querySelector('{NOW.format(lane='lane2')}');"
@@ -130,6 +126,10 @@ def watch_dashboard(base: str, seen: DashboardSeen, timeout_ms: float = 45_000) 
                                    "'25DE0040560000003A')); })()", timeout=timeout_ms)
             seen.history_by_mrn = _rows(page)
 
+            # lane 1: a pre-cleared truck proceeds (truck 6: its plate, a released movement; late in the run)
+            page.wait_for_function(f"document.querySelector('{NOW.format(lane='lane1')}').dataset.signal === 'go'",
+                                   timeout=timeout_ms)
+            seen.proceed = _now(page, "lane1")
             # the LLRP simulator stops: lane 1 (and 2) say so in plain words, with the gateway retrying
             warning = "section[data-lane=lane1] [data-warning=llrp-sim]"
             page.wait_for_function(f"(document.querySelector('{warning}') || {{}}).innerText?.includes('unreachable')",
