@@ -81,10 +81,13 @@ class PolicyConfig(Section):
 
 class SignalConfig(Section):
     mqtt: bool = Field(True, description="publish each lane's signal, retained, on "
-                       "{base}/lane-signal/{site}/{gw}/{lane} (one small connection per lane whose Last Will is "
+                       "{base}/ops/{site}/{gw}/lane/{lane}/signal (one small connection per lane whose Last Will is "
                        "that lane's stop)")
     rest_timeout_s: float = Field(120.0, gt=0, le=86_400, description="a signal returns to rest (stop) this long "
-                                  "after it was set, unless the next vehicle entered the lane first")
+                                  "after it was set, unless the vehicle left or the next one entered the lane first")
+    hold_after_exit_s: float = Field(5.0, ge=0, le=600, description="when the decided vehicle releases its lane's "
+                                     "loop (it drove off), the signal returns to rest, but not before it was shown "
+                                     "this long (a sign never flashes)")
 
 
 class DecisionsConfig(Section):

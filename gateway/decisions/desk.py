@@ -159,7 +159,8 @@ class DecisionDesk:
                  index: ClosedPassageIndex | None = None) -> None:
         self.config, self.store = config, store
         self.policy = config.policy
-        self.signals = SignalMachine(lanes, wait_s=config.policy.wait_s, rest_timeout_s=config.signals.rest_timeout_s)
+        self.signals = SignalMachine(lanes, wait_s=config.policy.wait_s, rest_timeout_s=config.signals.rest_timeout_s,
+                                     hold_after_exit_s=config.signals.hold_after_exit_s)
         self.index: ClosedPassageIndex = index if index is not None else RecentPassages(config.recent_passages)
         self.sinks: list[LaneSignalSink] = []
         # observers (a history store, metrics): each is called in the gateway's loop and must not block
@@ -183,6 +184,10 @@ class DecisionDesk:
 
     def passage_opened(self, lane: str, passage_id: str, now: float) -> list[LaneSignal]:
         return self._emit(self.signals.vehicle_entered(lane, passage_id, now))
+
+    def vehicle_left(self, lane: str, now: float) -> list[LaneSignal]:
+        """A loop of the lane released with no passage open: the decided vehicle drove off (rests soon)."""
+        return self._emit(self.signals.vehicle_left(lane, now))
 
     def passage_closed(self, passage: Passage, result: EnrichmentResult | None, *, now: float) -> Closed:
         """The lane decision of a passage that just closed; the lane signal shows it."""

@@ -8,7 +8,9 @@ output plugs in the same way).  The rules:
 * a closed passage's lane decision is shown at once, except a ``default`` one (no central outcome yet):
   the lane shows ``stop`` for up to ``wait_s`` after the close, then the default, unless a central
   decision came first;
-* a signal returns to rest when the next vehicle enters the lane or ``rest_timeout_s`` after it was set;
+* a signal returns to rest when the vehicle has left: its lane's loop released after the close (shown at
+  least ``hold_after_exit_s``, so that a sign never flashes), or the next vehicle entered the lane; else
+  ``rest_timeout_s`` after it was set;
 * a decision about a passage whose vehicle has left (the next one entered, or the signal rested) changes
   nothing at the lane.
 
@@ -33,6 +35,11 @@ No central outcome: stop while waiting, then the default:
 [('stop', 'rest')]
 >>> [(s.state, s.source) for s in m.tick(80.0)]
 [('inspection', 'default')]
+
+The vehicle drives off the exit loop: back to rest, once the signal was shown ``hold_after_exit_s`` (5 s):
+
+>>> m.vehicle_left("L1", 81.0), [s.state for s in m.tick(84.0)], [s.state for s in m.tick(85.0)]
+([], [], ['stop'])
 """
 
 from __future__ import annotations
@@ -115,13 +122,15 @@ class _Lane:
     shown: LaneSignal
     open_passage: str | None = None  # the vehicle in the lane now
     pending: tuple[str, LaneDecision, float] | None = None  # (passage, default decision, due)
+    leave_at: float | None = None  # the vehicle left: rest at this time (the signal held long enough)
 
 
 class SignalMachine:
     """Each lane's signal; no clock, no I/O: every method takes ``now`` and returns the changes."""
 
-    def __init__(self, lanes: Iterable[str], *, wait_s: float, rest_timeout_s: float) -> None:
-        self.wait_s, self.rest_timeout_s = wait_s, rest_timeout_s
+    def __init__(self, lanes: Iterable[str], *, wait_s: float, rest_timeout_s: float,
+                 hold_after_exit_s: float = 5.0) -> None:
+        self.wait_s, self.rest_timeout_s, self.hold_after_exit_s = wait_s, rest_timeout_s, hold_after_exit_s
         self._lanes: dict[str, _Lane] = {lane: _Lane(LaneSignal(lane, REST, None, "rest", None, 0.0))
                                          for lane in lanes}
 
@@ -161,6 +170,18 @@ class SignalMachine:
         state.open_passage, state.pending = passage_id, None
         return self._rest(state, now)
 
+    def vehicle_left(self, lane: str, now: float) -> list[LaneSignal]:
+        """A loop of ``lane`` was released while no passage is open there: the decided vehicle drove off.  The
+        lane rests once its signal was shown ``hold_after_exit_s`` (at the next :meth:`tick`); a default still
+        waited for is dropped (the vehicle is gone)."""
+        state = self._lanes.get(lane)
+        if state is None or state.open_passage is not None:
+            return []
+        if state.shown.passage_id is None and state.pending is None:
+            return []  # at rest already
+        state.leave_at = max(now, state.shown.since + self.hold_after_exit_s)
+        return self.tick(now)
+
     def decided(self, lane: str, passage_id: str, decision: LaneDecision, *, now: float,
                 closed_at: float | None = None) -> list[LaneSignal]:
         """A lane decision for a passage of ``lane`` (at its close, or later): shown while its vehicle is there."""
@@ -184,7 +205,10 @@ class SignalMachine:
         """Waits that ended (the default is shown) and signals that timed out (back to rest)."""
         out: list[LaneSignal] = []
         for lane, state in self._lanes.items():
-            if state.pending is not None and now >= state.pending[2]:
+            if state.leave_at is not None and now >= state.leave_at:
+                state.pending = None
+                out += self._rest(state, now)
+            elif state.pending is not None and now >= state.pending[2]:
                 passage_id, decision, _due = state.pending
                 state.pending = None
                 out += self._show(state, LaneSignal(lane, decision.signal, decision.outcome, decision.source,
@@ -202,7 +226,7 @@ class SignalMachine:
     @staticmethod
     def _show(state: _Lane, signal: LaneSignal) -> list[LaneSignal]:
         old = state.shown
-        state.shown = signal
+        state.shown, state.leave_at = signal, None
         if (old.state, old.outcome, old.source, old.passage_id) == (signal.state, signal.outcome, signal.source,
                                                                     signal.passage_id):
             return []

@@ -127,6 +127,8 @@ class Gateway:
             self._handle_lane_events(self.engine.feed(event))
             if isinstance(event, Trigger):
                 self.live.trigger_states(self.engine.trigger_states)
+                if not event.active and self.decisions is not None:
+                    self._loop_released(event)
                 return
             self.metrics.vehicle_reads.labels(event.source, event.kind).inc()
             view = self.live.sources.get(event.source)
@@ -165,6 +167,14 @@ class Gateway:
         if counters[2] is not None:
             counters[2].inc()
         self._handle_lane_events(self.engine.feed(event))
+
+    def _loop_released(self, trigger: Trigger) -> None:
+        """An entry or exit loop released: if its lane has no open passage, the decided vehicle drove off."""
+        desk = self.decisions
+        assert desk is not None
+        for lane, role in self.engine.zones.trigger_roles(trigger):
+            if role != "presence":
+                desk.vehicle_left(lane, self.clock())
 
     def _handle_lane_events(self, events: list[LaneEvent]) -> None:
         for event in events:

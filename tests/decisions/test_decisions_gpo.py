@@ -20,12 +20,23 @@ import pytest
 import yaml
 
 from gateway.config import load_config
+from gateway.reads import Trigger
 from gateway.service.broker import MosquittoBroker, free_port
 from gateway.service.gateway import Gateway
 from gateway.service.wiring import build
 from simulators.llrp_sim import LLRPReaderSimulator
 from simulators.tag_world import TagWorld
-from tests.decisions.test_decisions_e2e import MRN1, OFFICE, OFFICE_INTAKE, TRUCK1, TRUCK2, _read, _until, decision
+from tests.decisions.test_decisions_e2e import (
+    MRN1,
+    MRN2,
+    OFFICE,
+    OFFICE_INTAKE,
+    TRUCK1,
+    TRUCK2,
+    _read,
+    _until,
+    decision,
+)
 from tests.e2e.harness import load_demo_data
 from tests.publishing.support import Subscriber
 
@@ -48,7 +59,7 @@ class Lane:
             "site": SITE, "gateway": GW,
             "lanes": [{"id": "lane1", "read_point_gln": "4012345000009", "default_direction": "inbound",
                        "readers": [{"id": "rdr", "url": f"llrp://127.0.0.1:{self.sim.port}?antennas=1",
-                                    "gpos": 4, "antennas": {1: {"zone": "portal"}}}],
+                                    "gpos": 4, "antennas": {1: {"zone": "portal"}}, "gpi_exit": 2}],
                        "gpo": {"stop": [{"reader": "rdr", "port": STOP}],
                                "proceed": [{"reader": "rdr", "port": PROCEED}],
                                "inspection": [{"reader": "rdr", "port": BAY}]}}],
@@ -57,7 +68,8 @@ class Lane:
             "api": {"bind": f"127.0.0.1:{free_port()}"},
             "storage": {"path": str(tmp / "data")},
             "enrichment": {"border_office": OFFICE},
-            "decisions": {"offices": [OFFICE], "policy": {"wait_s": 30}, "signals": {"rest_timeout_s": 600}},
+            "decisions": {"offices": [OFFICE], "policy": {"wait_s": 30},
+                          "signals": {"rest_timeout_s": 600, "hold_after_exit_s": 0.5}},
         }
         path = tmp / "site.yaml"
         path.write_text(yaml.safe_dump(site), encoding="utf-8")
@@ -116,14 +128,19 @@ def test_a_central_release_turns_the_lane_green_on_the_readers_outputs(lane: Lan
     watch = Subscriber(lane.broker.host, lane.broker.port, f"bx/v1/customs/{SITE}/{GW}/decision-ack",
                        client_id="gpo-ack").start()
     try:
-        lane.send([decision("D-GPO-1", "release", mrn=MRN1)])
-        assert _until(lambda: bool(watch.messages)), "the decision was not acknowledged"
+        lane.send([decision("D-GPO-1", "release", mrn=MRN1), decision("D-GPO-2", "release", mrn=MRN2)])
+        assert _until(lambda: bool(watch.messages)), "the decisions were not acknowledged"
     finally:
         watch.stop()
     lane.truck(TRUCK1)  # declaration 1A: no flags, released before arrival
     assert _until(lambda: lane.outputs(PROCEED), 30), f"the release did not reach the outputs: {lane.sim.gpo}"
-    # the next truck has no central outcome: the lane shows stop while it waits (policy wait_s)
+    # the truck drives off the exit loop (GPI 2 released): back to stop once shown hold_after_exit_s
+    lane.loop.call_soon_threadsafe(lane.gateway.on_source_event,
+                                   Trigger(source="rdr", host_time=time.time(), port=2, active=False))
+    assert _until(lambda: lane.outputs(STOP), 30), f"the lane did not rest when the truck left: {lane.sim.gpo}"
+    # declaration 2A is released too, but the truck's SPS document is missing (a high flag): the bay
     lane.truck(TRUCK2)
-    assert _until(lambda: lane.outputs(STOP), 30), f"the waiting truck did not turn the lane to stop: {lane.sim.gpo}"
+    assert _until(lambda: lane.outputs(BAY), 30), f"the flagged truck was not sent to the bay: {lane.sim.gpo}"
     writes = [(port, high) for _at, port, high in lane.sim.gpo_history]
-    assert (PROCEED, True) in writes and writes.index((PROCEED, True)) < len(writes) - 1
+    on = [port for port, high in writes if high]
+    assert on.index(PROCEED) < len(on) - 1 - on[::-1].index(STOP) < on.index(BAY), writes  # green, red, bay
