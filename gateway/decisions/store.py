@@ -26,7 +26,6 @@ reads.  Retention: kind ``decisions`` of ``storage.retention`` (:mod:`gateway.st
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Literal
 
 from gateway.decisions.model import Decision
 from gateway.storage.files import DECISIONS_DB
-from gateway.storage.schema import migrate
+from gateway.storage.schema import open_database
 from gateway.storage.schemas import DECISIONS
 
 AckStatus = Literal["stored", "duplicate", "superseded", "rejected"]
@@ -44,14 +43,8 @@ _MAX_SUBJECTS = 500  # subjects per query (SQLite's variable limit is far above;
 class DecisionStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db, DECISIONS, None if self.path == ":memory:" else Path(self.path))
+        self._db = open_database(self.path, DECISIONS)
 
     @classmethod
     def for_storage_dir(cls, directory: str | Path) -> DecisionStore:

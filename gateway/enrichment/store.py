@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,7 +43,7 @@ from gateway.enrichment.movement import Movement
 from gateway.enrichment.party import Party
 from gateway.enrichment.product import Product
 from gateway.storage.files import ENRICHMENT_DB
-from gateway.storage.schema import migrate
+from gateway.storage.schema import open_database
 from gateway.storage.schemas import ENRICHMENT
 from gateway.vehicle import plate_skeleton
 
@@ -185,16 +184,10 @@ class Store:
 
     def __init__(self, path: str | Path = ":memory:", cache_size: int = 2048) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
         # The schema, and its migrations from earlier releases: gateway.storage.schemas.ENRICHMENT
-        migrate(self._db, ENRICHMENT, None if self.path == ":memory:" else Path(self.path))
+        self._db = open_database(self.path, ENRICHMENT)
+        self._db.execute("PRAGMA foreign_keys=ON")
         # Parsed declarations by row id (a row's body never changes: a new version is a new row) and
         # parsed products by body digest (see :meth:`product`); both LRU, ``cache_size`` entries each.
         self._cache: OrderedDict[int, Declaration] = OrderedDict()

@@ -56,7 +56,7 @@ from gateway.history.codec import decode_passage, encode_passage
 from gateway.history.keys import passage_keys
 from gateway.lane.passage import Passage
 from gateway.storage.files import HISTORY_DB
-from gateway.storage.schema import migrate
+from gateway.storage.schema import open_database
 from gateway.storage.schemas import HISTORY
 
 log = logging.getLogger(__name__)
@@ -147,11 +147,7 @@ class HistoryStore:
         # one writer connection (the writer thread) and one reader connection (API, re-enrichment); an
         # in-memory database is one connection for both (SQLite gives each connection its own ":memory:")
         # a purge from another process (``border-gateway purge``) may hold the write lock a while: wait for it
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        if not memory:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db, HISTORY, None if memory else Path(self.path))
+        self._db = open_database(self.path, HISTORY, timeout=30.0)
         self._read = self._db if memory else sqlite3.connect(self.path, check_same_thread=False,
                                                              isolation_level=None)
         self._write_lock = threading.Lock()

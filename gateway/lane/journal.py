@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any
 
 from gateway.identity import Identifier
 from gateway.lane.passage import Evidence, Passage, SeenIdentifier, VehicleEvidence
-from gateway.storage.schema import History, Migration, migrate
+from gateway.storage.schema import History, Migration, open_database
 
 log = logging.getLogger(__name__)
 JOURNAL_DB = "open_passages.sqlite"
@@ -89,13 +88,9 @@ class OpenPassages:
     """The journal (thread-safe; each call is one committed transaction)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a committed row survives a SIGKILL
-        migrate(self._db, HISTORY, path)
+        self._db = open_database(path, HISTORY)  # WAL, synchronous=NORMAL: a committed row survives a SIGKILL
 
     def put(self, passage: Passage, now: float) -> None:
         """Record (or refresh) an open passage."""

@@ -149,6 +149,24 @@ def migrate(db: sqlite3.Connection, history: History, path: Path | None = None) 
     return done
 
 
+def open_database(path: str | Path, history: History, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """A store's connection: its folder made, autocommit (the stores open their own transactions), usable from
+    any thread (each store serialises with its own lock), WAL with ``synchronous=NORMAL`` for a file (a
+    committed row survives a crash or SIGKILL), and the schema brought to ``history.latest`` (:func:`migrate`).
+    ``":memory:"`` is a private in-memory database.  ``timeout``: how long to wait for another process's
+    write lock (``border-gateway purge``)."""
+    name = str(path)
+    memory = name == ":memory:"
+    if not memory:
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(name, check_same_thread=False, isolation_level=None, timeout=timeout)
+    if not memory:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    migrate(db, history, None if memory else Path(name))
+    return db
+
+
 def _holds_data(db: sqlite3.Connection) -> bool:
     return bool(db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])
 
