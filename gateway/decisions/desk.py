@@ -12,8 +12,8 @@
 * on every tick (:meth:`~DecisionDesk.tick`): waits that ended, signals back to rest.
 
 Recently closed passages live behind :class:`ClosedPassageIndex` (here :class:`RecentPassages`, bounded, in
-memory), so that a persistent passage store can take its place.  Observers (callback lists) see every
-received decision, lane decision and signal change, e.g. for a history store.
+memory); those it no longer holds are the passage history's (:mod:`gateway.history`).  Observers of
+:attr:`~DecisionDesk.on_signal` see every change of a lane's signal, e.g. for the history store.
 
 >>> from gateway.config.decisions import DecisionsConfig
 >>> from gateway.decisions.model import Decision
@@ -163,10 +163,8 @@ class DecisionDesk:
                                      hold_after_exit_s=config.signals.hold_after_exit_s)
         self.index: ClosedPassageIndex = index if index is not None else RecentPassages(config.recent_passages)
         self.sinks: list[LaneSignalSink] = []
-        # observers (a history store, metrics): each is called in the gateway's loop and must not block
-        self.on_decision: list[Callable[[Decision], None]] = []  # a stored decision that changed something
-        self.on_lane_decision: list[Callable[[ClosedPassage], None]] = []  # every lane decision, first or redone
-        self.on_signal: list[Callable[[LaneSignal], None]] = []  # every change of a lane's signal
+        # every change of a lane's signal (the history store, the dashboard): called in the loop, must not block
+        self.on_signal: list[Callable[[LaneSignal], None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -196,13 +194,11 @@ class DecisionDesk:
         closed_at = passage.closed_at if passage.closed_at is not None else now
         entry = ClosedPassage(passage, result, subs, closed_at, decision)
         self.index.add(entry)
-        self._notify(self.on_lane_decision, entry)
         self._emit(self.signals.decided(passage.lane, passage.id, decision, now=now, closed_at=closed_at))
         return Closed(_with(result, decision), decision)
 
     def decision_received(self, decision: Decision, *, now: float) -> list[Redecided]:
         """A stored decision: the closed passages it concerns (within the late window) decided again."""
-        self._notify(self.on_decision, decision)
         out: list[Redecided] = []
         for entry in self.index.concerning(decision.subject, since=now - self.config.late_window_s):
             central = self.store.for_subjects(entry.subjects)
@@ -211,7 +207,6 @@ class DecisionDesk:
                 continue
             updated = replace(entry, decision=new)
             self.index.update(updated)
-            self._notify(self.on_lane_decision, updated)
             at_lane = self.signals.shows(entry.lane, entry.passage.id)
             if at_lane:
                 self._emit(self.signals.decided(entry.lane, entry.passage.id, new, now=now))
@@ -249,17 +244,12 @@ class DecisionDesk:
                     sink.signal(change.lane, change.state, PATTERNS[change.state], change)
                 except Exception:  # one sink failing (a reader away) must not keep the others from the change
                     log.exception("lane signal sink %s failed", type(sink).__name__)
-            self._notify(self.on_signal, change)
+            for observer in self.on_signal:
+                try:
+                    observer(change)
+                except Exception:
+                    log.exception("lane signal observer failed")
         return changes
-
-    @staticmethod
-    def _notify(observers: list[Callable[[object], None]] | list[Callable[[Decision], None]]
-                | list[Callable[[ClosedPassage], None]] | list[Callable[[LaneSignal], None]], item: object) -> None:
-        for observer in observers:
-            try:
-                observer(item)  # type: ignore[arg-type]
-            except Exception:
-                log.exception("decision observer failed")
 
 
 def _with(result: EnrichmentResult | None, decision: LaneDecision) -> EnrichmentResult | None:

@@ -132,7 +132,6 @@ class DecisionIntake:
         self.error_topic = intake_topics(mqtt.base_topic, site, gateway)["error"]
         self.on_stored = on_stored
         self.on_refused: Callable[[int], None] = lambda count: None
-        self.observers: list[Callable[[DecisionAck], None]] = []  # every acknowledgement (history, metrics)
         self.client_id = client_id or f"{mqtt.client_id or f'bx-{site}-{gateway}'}-decisions"
         self.link = MqttLink(mqtt, self.client_id)
         self.subscribed = self.link.subscribed
@@ -169,8 +168,6 @@ class DecisionIntake:
             log.warning("decision intake: %d decision(s) rejected", rejected)
             answer = IntakeAnswer(topic=ack.topic, kind="decisions", stored=_counts(ack), errors=ack.errors)
             self.link.publish(self.error_topic, answer.model_dump_json().encode("utf-8"), 1, False, props)
-        for observer in self.observers:
-            observer(ack)
 
 
 def _counts(ack: DecisionAck) -> dict[str, int]:

@@ -66,7 +66,6 @@ class Revision:
 class _Job:
     reason: str
     change: Change | None = None
-    passage_ids: tuple[str, ...] = ()
     lookup: Callable[[], Iterable[str]] | None = None  # finds the passages in the worker (SQLite off the loop)
     done: threading.Event | None = None
     out: list[Revision] = field(default_factory=list)
@@ -129,10 +128,6 @@ class LateData:
         reason = f"{_SINGULAR[change.kind]}-{'amended' if kinds & {'amended', 'updated'} else 'new'}"
         self._put(_Job(reason, change=change))
 
-    def submit(self, passage_ids: Iterable[str], reason: str) -> None:
-        """:meth:`reenrich` in the worker thread (returns at once)."""
-        self._put(_Job(reason, passage_ids=tuple(passage_ids)))
-
     def submit_lookup(self, lookup: Callable[[], Iterable[str]], reason: str) -> None:
         """:meth:`reenrich` of the passages ``lookup`` finds, both in the worker thread (returns at once)."""
         self._put(_Job(reason, lookup=lookup))
@@ -182,8 +177,6 @@ class LateData:
                     ids = self.concerned(job.change)
                     self.stats["candidates"] += len(ids)
                     self.reenrich(ids, job.reason)
-                elif job.passage_ids:
-                    self.reenrich(job.passage_ids, job.reason)
                 elif job.lookup is not None:
                     self.reenrich(list(job.lookup()), job.reason)
             except Exception:
