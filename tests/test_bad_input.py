@@ -109,6 +109,31 @@ Where each boundary is proven (``test_the_index_names_real_tests`` keeps this in
     tests/test_readme_config.py::test_every_url_in_the_readme_passes_config_check
     tests/test_readme_config.py::test_every_documented_option_passes_config_check
     tests/test_readme_config.py::test_every_documented_key_is_in_the_schema_and_passes_config_check
+* bad lane-controller triggers, MQTT -> error topic naming the field (``"kind": "trigger"``); HTTP -> 401 without
+  the write token, 404 for an unknown lane, 422 with the field path (#17):
+    tests/lane/test_trigger_doors.py::test_mqtt_triggers_are_validated_and_handed_over
+    tests/lane/test_trigger_doors.py::test_http_triggers_need_a_write_token_and_name_bad_fields
+* bad ANPR / OCR camera events (Rekor, Hikvision XML/JSON/multipart, generic JSON), webhook -> 4xx naming the
+  field, the receiver keeps answering; bad container codes kept as evidence, not mapped (#17):
+    tests/anpr/test_formats.py::test_bad_documents_are_typed_errors_naming_the_field
+    tests/anpr/test_formats.py::test_multipart_without_an_event_part_is_refused
+    tests/anpr/test_sources.py::test_webhook_takes_each_preset_answers_at_once_and_survives_bad_bodies
+    tests/lane/test_vehicles.py::test_bad_container_codes_are_kept_as_evidence_and_unmapped_cameras_are_counted
+* bad central decisions (an unknown outcome, two subjects, not an object, not JSON), MQTT -> each rejected
+  record by index and field path on the intake error topic, the good ones of the message stored and
+  acknowledged; HTTP ``POST /api/decisions`` -> 401 without the write token, 422 with ``body.issuedAt`` /
+  ``body[1].agency`` and the good records' acks; an older issue -> ``superseded``, a repeat -> ``duplicate``,
+  nothing changed (#18):
+    tests/decisions/test_decisions_e2e.py::test_bad_decisions_are_named_by_index_and_field_path
+    tests/decisions/test_decisions_e2e.py::test_duplicate_conflicting_and_superseded_decisions_are_acknowledged
+* an unknown passage id, ``GET /api/passages/{id}`` -> 404 ``{"detail": "no such passage"}`` (#18):
+    tests/history/test_history_api.py::test_history_is_told_by_the_api_and_survives_a_restart
+* a lane output on a reader that is not an LLRP reader of the site, or beyond its ``gpos``, config check -> one
+  line with the key path (#18):
+    tests/llrp/test_gpo.py::test_config_check_names_the_bad_output
+* bad ``simulate preclearance`` options (target, declarations file, unreachable broker, store or NATS, a
+  NATS URL of another scheme), CLI -> one line, no traceback (#21):
+    tests/central/test_preclearance.py::test_cli_bad_options_are_one_line
 * codec fuzzing (>= 10,000 examples/CI):
     tests/test_bad_input.py::test_every_codec_fuzz_test_runs_fuzz_examples
 * a second gateway on the same storage, an unusable API certificate, a database of a newer release:
