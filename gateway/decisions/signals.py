@@ -269,8 +269,9 @@ class MqttSignalSink:
     def _birth(self, lane: str) -> Callable[[], tuple[str, bytes]]:
         """What a lane's connection publishes on each (re)connect: the lane's current signal, retained."""
         def birth() -> tuple[str, bytes]:
-            with self._lock:
-                return self.topic(lane), self._current[lane]
+            # no self._lock here: the link calls this under its own state lock, which publish() takes inside
+            # self._lock (one lock order); reading one dict entry is atomic
+            return self.topic(lane), self._current[lane]
         return birth
 
     def start(self) -> None:
@@ -294,11 +295,11 @@ class MqttSignalSink:
 
     def publish(self, signal: LaneSignal, reason: str = "decision") -> None:
         body = payload(signal, reason).to_json()
-        with self._lock:
+        with self._lock:  # held while handing to paho: two changes of a lane reach the broker in their order
             self._current[signal.lane] = body
             link = self._links.get(signal.lane)
-        if link is not None and link.connected.is_set():
-            link.publish(self.topic(signal.lane), body, 1, True, {"content_type": "application/json"})
+            if link is not None:  # not connected: the birth after the next CONNACK carries the state set above
+                link.publish_state(self.topic(signal.lane), body, {"content_type": "application/json"})
 
     def signal(self, lane: str, state: SignalState, pattern_hint: str = "", detail: LaneSignal | None = None
                ) -> None:  # LaneSignalSink

@@ -251,6 +251,9 @@ class MqttLink:
         self._resubscribe_s: float | None = None  # delay before retrying a denied SUBSCRIBE (None: none denied)
         self._handlers: dict[str, tuple[int, MessageHandler]] = {}
         self._lock = threading.RLock()
+        # The birth and ``connected`` change together under this lock, and publish_state() checks ``connected``
+        # under it: a retained state set while a CONNACK is being handled is in the birth or published after it.
+        self._state_lock = threading.Lock()
         self._stopping = False
         self._client = self._make_client()
 
@@ -376,15 +379,16 @@ class MqttLink:
             self._since = format_time(time.time())
         log.info("MQTT %s: %s connected to %s (session present: %s)", self.client_id, self.protocol,
                  self.broker.url, getattr(flags, "session_present", None))
-        if self.birth is not None and self.will is not None:
-            topic, payload = self.birth()
-            client.publish(topic, payload, qos=1, retain=True,
-                           properties=self._json_props() if self.protocol == "5" else None)
+        with self._state_lock:
+            if self.birth is not None and self.will is not None:
+                topic, payload = self.birth()
+                client.publish(topic, payload, qos=1, retain=True,
+                               properties=self._json_props() if self.protocol == "5" else None)
+            self.connected.set()
         with self._lock:
             subscriptions = [(f, qos) for f, (qos, _) in self._handlers.items()]
         if subscriptions:
             client.subscribe(subscriptions)  # all in one SUBSCRIBE: one SUBACK sets ``subscribed``
-        self.connected.set()
         if self.on_connected is not None:
             self.on_connected()
 
@@ -515,6 +519,18 @@ class MqttLink:
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_QUEUE_SIZE):
             raise RuntimeError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         return int(info.mid)
+
+    def publish_state(self, topic: str, payload: bytes, props: Mapping[str, Any]) -> bool:
+        """Publish a retained state (QoS 1) now if connected; else the birth after the next CONNACK carries it.
+
+        Set the state the birth reads *before* calling this: the check and the birth exclude each other, so a
+        state changed while a connection comes up is either in its birth or published here, never lost.
+        Returns whether it was handed to paho."""
+        with self._state_lock:
+            if not self.connected.is_set():
+                return False
+            self.publish(topic, payload, 1, True, props)
+            return True
 
     def subscribe(self, topic_filter: str, handler: MessageHandler, qos: int = 1) -> None:
         """Subscribe now (if connected) and after every reconnect."""

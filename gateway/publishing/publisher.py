@@ -313,8 +313,7 @@ class Publisher:
     def _publish_status(self, status: Status) -> None:
         # Straight to the client, not through the outbox: the status is retained state, and the birth
         # after the next CONNACK carries the latest one, so one missed while offline is not lost.
-        if self.link.connected.is_set():
-            self.link.publish(self.topics.status, status.to_json(), 1, True, self.status.props)
+        self.link.publish_state(self.topics.status, status.to_json(), self.status.props)
 
     # -- callbacks (paho's thread, the outbox) -------------------------------------------------------
 

@@ -144,6 +144,18 @@ class Post:
                 out.append(event)
         return out
 
+    def explain(self, lane: str) -> str:
+        """What the lane and the gateway show, for a failed assertion (a rare timing cannot be replayed)."""
+        signals = [(s["state"], s["source"], s.get("passageId")) for s in
+                   (json.loads(m.payload) for m in self.on(signal_topic(lane)))]
+        rows = [(r["id"], r.get("revision"), (r.get("lane_decision") or {}).get("outcome"))
+                for r in list(self.gateway.live.passages) if r["lane"] == lane]
+        records = [(e["data"]["passage"]["id"], e["data"]["revision"]) for e in
+                   (json.loads(m.payload) for m in self.on(f"{BASE}/enriched/{lane}"))]
+        publisher = self.gateway.publisher
+        return (f"signals {signals}; passages {rows}; records {records}; outbox depth {publisher.outbox.depth()}, "
+                f"published {publisher.published()}, connected {publisher.link.connected.is_set()}")
+
     def acks(self) -> list[dict[str, Any]]:
         return [json.loads(m.payload) for m in self.on(ACK)]
 
@@ -327,10 +339,10 @@ def test_a_decision_sent_while_the_broker_is_down_still_reaches_the_lane(post: P
     finally:
         client.disconnect()
         client.loop_stop()
-    assert _until(lambda: len(post.records("lane1", pid)) == 2, timeout=30)
+    assert _until(lambda: len(post.records("lane1", pid)) == 2, timeout=30), post.explain("lane1")
     revised = post.records("lane1", pid)[1]["data"]
     assert revised["revision"] == 2 and revised["laneDecision"]["outcome"] == "hold"
-    assert _until(lambda: (post.retained(signal_topic("lane1")) or {}).get("state") == "hold")
+    assert _until(lambda: (post.retained(signal_topic("lane1")) or {}).get("state") == "hold"), post.explain("lane1")
 
 
 _SIGNAL_PROCESS = """
