@@ -137,12 +137,14 @@ class Post:
         return json.loads(got[-1].payload) if got else None
 
     def records(self, lane: str, passage_id: str) -> list[dict[str, Any]]:
-        out = []
+        """The passage's enriched records, each once: QoS 1 is at least once, and a record in flight when the
+        broker went away comes again after the reconnect (consumers deduplicate by the CloudEvents id)."""
+        out: dict[str, dict[str, Any]] = {}
         for m in self.on(f"{BASE}/enriched/{lane}"):
             event = json.loads(m.payload)
             if event["data"]["passage"]["id"] == passage_id:
-                out.append(event)
-        return out
+                out.setdefault(event["id"], event)
+        return list(out.values())
 
     def explain(self, lane: str) -> str:
         """What the lane and the gateway show, for a failed assertion (a rare timing cannot be replayed)."""
