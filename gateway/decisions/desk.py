@@ -173,7 +173,16 @@ class DecisionDesk:
         return self._emit(self.signals.start(now))
 
     def set_lanes(self, lanes: Iterable[str], now: float) -> None:
-        self.signals.set_lanes(lanes, now)
+        """A reload: the signal machine and every sink that keeps something per lane (``set_lanes``) follow."""
+        wanted = list(lanes)
+        self.signals.set_lanes(wanted, now)
+        for sink in self.sinks:
+            follow = getattr(sink, "set_lanes", None)
+            if follow is not None:
+                try:
+                    follow(wanted)
+                except Exception:  # one sink failing must not keep the reload from the others
+                    log.exception("lane signal sink %s could not follow the new lanes", type(sink).__name__)
 
     def tick(self, now: float) -> list[LaneSignal]:
         return self._emit(self.signals.tick(now))

@@ -104,8 +104,9 @@ class SignalPayload(BaseModel):
                                  "rest")
     passage_id: str | None = Field(None, description="the passage the signal is for (null at rest)")
     since: float = Field(description="epoch seconds the lane shows this")
-    reason: Literal["decision", "rest", "start", "gateway-offline"] = Field(
-        "decision", description="why: a decision, back to rest, the gateway's start, or the Last Will")
+    reason: Literal["decision", "rest", "start", "gateway-offline", "lane-removed"] = Field(
+        "decision", description="why: a decision, back to rest, the gateway's start, the Last Will, or the lane "
+                                "left the configuration (a reload; its sign is left at stop)")
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode("utf-8")
@@ -280,6 +281,22 @@ class MqttSignalSink:
             links = list(self._links.values())
         for link in links:
             link.start()
+
+    def set_lanes(self, lanes: Iterable[str]) -> None:
+        """A reload: a new lane gets its connection (at rest, started now if the sink runs); a removed lane's
+        sign is set to ``stop`` (reason ``lane-removed``, retained) and its connection closed, off this thread."""
+        wanted = list(lanes)
+        with self._lock:
+            gone = {lane: self._links.pop(lane) for lane in list(self._links) if lane not in wanted}
+            new = [lane for lane in wanted if lane not in self._links]
+            for lane in new:
+                self._add(lane)
+            start = [self._links[lane] for lane in new] if self._started else []
+        for link in start:
+            link.start()
+        for lane, link in gone.items():
+            body = payload(LaneSignal(lane, REST, None, "rest", None, _now()), "lane-removed").to_json()
+            threading.Thread(target=link.stop, args=(body,), name=f"lane-signal-stop-{lane}", daemon=True).start()
 
     def stop(self) -> None:
         """Disconnect cleanly: the Will is not sent, so each lane is set to stop first."""

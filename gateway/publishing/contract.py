@@ -315,7 +315,8 @@ def _add_decisions(channels: dict[str, Any], operations: dict[str, Any], message
                        "rest) and the passage. Each lane has its own small MQTT connection whose Last Will (no Will "
                        "Delay) is that lane's retained stop (reason gateway-offline), so a dead gateway leaves every "
                        "lane at stop; on each reconnect the current signal is published again. Every lane starts at "
-                       "stop; a signal rests when the next vehicle enters or after decisions.signals.rest_timeout_s.",
+                       "stop; a signal rests when the next vehicle enters or after decisions.signals.rest_timeout_s. "
+                       "A lane a reload removes is left at stop (reason lane-removed).",
         "parameters": {**params, "lane": {"description": "configured lane id"}},
         "messages": {"lane-signal": {"$ref": "#/components/messages/lane-signal"}}}
     for cid, action, retain in (("decisionIntake", "receive", False), ("decisionOfficeIntake", "receive", False),

@@ -232,7 +232,7 @@ class Reloader:
         gw._handle_lane_events(closed)  # removed lanes' passages: published, then their state cleared
         gw.publisher.set_lanes(new.contexts, {lane.id: lane.name for lane in config.lanes})
         gw.live.set_lanes([(lane.id, lane.name) for lane in config.lanes])
-        if gw.decisions is not None:  # a new lane's MQTT signal connection waits for the next start
+        if gw.decisions is not None:  # new lanes rest (their signal connections start), removed ones show stop
             gw.decisions.set_lanes([lane.id for lane in config.lanes], gw.clock())
         gw.config = gw.api_ctx.config = config
         if gw.gpo_signals is not None:  # lane signals on reader outputs follow the new lanes[].gpo

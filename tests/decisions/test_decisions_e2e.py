@@ -33,7 +33,8 @@ from gateway.identity import Identifier
 from gateway.reads import Read
 from gateway.service.broker import MosquittoBroker, free_port
 from gateway.service.gateway import Gateway
-from gateway.service.wiring import build
+from gateway.service.reload import Reloader
+from gateway.service.wiring import build, make_enricher
 from tests.e2e.harness import load_demo_data
 from tests.publishing.support import Received, Subscriber
 
@@ -114,7 +115,7 @@ class Post:
 
     def truck(self, lane: str, ssccs: tuple[str, ...]) -> str:
         """The truck's tags read in ``lane``; returns its passage id once it closed."""
-        antenna = "1" if lane == "lane1" else "2"
+        antenna = lane.removeprefix("lane")  # lane1 on antenna 1, lane2 on 2 (lane3 on 3 after a reload)
         before = {r["id"] for r in self.gateway.live.passages}
         for sscc in ssccs:
             self.loop.call_soon_threadsafe(self.gateway.on_source_event, _read(sscc, antenna))
@@ -345,6 +346,36 @@ def test_a_decision_sent_while_the_broker_is_down_still_reaches_the_lane(post: P
     revised = post.records("lane1", pid)[1]["data"]
     assert revised["revision"] == 2 and revised["laneDecision"]["outcome"] == "hold"
     assert _until(lambda: (post.retained(signal_topic("lane1")) or {}).get("state") == "hold"), post.explain("lane1")
+
+
+def test_a_reload_gives_a_new_lane_its_signal_and_leaves_a_removed_one_at_stop(tmp_path: Path) -> None:
+    post = Post(tmp_path)
+    try:
+        site_file = tmp_path / "site.yaml"
+        Reloader(post.gateway, site_file, make_enricher)  # what `border-gateway run` sets up: POST /api/reload
+        site = yaml.safe_load(site_file.read_text(encoding="utf-8"))
+        lane3 = {**site["lanes"][0], "id": "lane3"}
+        lane3["readers"] = [{**lane3["readers"][0], "antennas": {3: {"zone": "portal"}}}]
+        site["lanes"] = [site["lanes"][0], lane3]  # lane2 goes, lane3 comes
+        site_file.write_text(yaml.safe_dump(site), encoding="utf-8")
+        answer = httpx.post(f"{post.api}/api/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+        # the removed lane's sign is left at stop, retained, saying why; the new lane has its own connection
+        assert _until(lambda: (post.retained(signal_topic("lane2")) or {}).get("reason") == "lane-removed")
+        assert post.retained(signal_topic("lane2"))["state"] == "stop"  # type: ignore[index]
+        assert _until(lambda: post.retained(signal_topic("lane3")) is not None), "lane3 has no signal"
+        assert post.retained(signal_topic("lane3"))["state"] == "stop"  # type: ignore[index]
+
+        post.send(INTAKE, decision("D-REL-R", "release", mrn=MRN1))
+        assert post.ack_for("D-REL-R") == ["stored"]
+        pid = post.truck("lane3", TRUCK1)
+        assert _until(lambda: (post.retained(signal_topic("lane3")) or {}).get("passageId") == pid), \
+            post.explain("lane3")
+        shown = post.retained(signal_topic("lane3"))
+        assert shown is not None and (shown["state"], shown["outcome"]) == ("proceed", "release")
+    finally:
+        post.stop()
 
 
 _SIGNAL_PROCESS = """
