@@ -83,6 +83,11 @@ class LaneSignal:
     passage_id: str | None
     since: float
 
+    @classmethod
+    def at_rest(cls, lane: str, since: float) -> LaneSignal:
+        """The lane's rest state: ``stop``, no outcome, no passage."""
+        return cls(lane, REST, None, "rest", None, since)
+
     def as_json(self) -> dict[str, Any]:
         """The lane view's ``signal`` (shared JSON conventions of the API and the dashboard)."""
         return {"state": self.state, "outcome": self.outcome, "source": self.source, "passage_id": self.passage_id,
@@ -132,7 +137,7 @@ class SignalMachine:
     def __init__(self, lanes: Iterable[str], *, wait_s: float, rest_timeout_s: float,
                  hold_after_exit_s: float = 5.0) -> None:
         self.wait_s, self.rest_timeout_s, self.hold_after_exit_s = wait_s, rest_timeout_s, hold_after_exit_s
-        self._lanes: dict[str, _Lane] = {lane: _Lane(LaneSignal(lane, REST, None, "rest", None, 0.0))
+        self._lanes: dict[str, _Lane] = {lane: _Lane(LaneSignal.at_rest(lane, 0.0))
                                          for lane in lanes}
 
     def start(self, now: float) -> list[LaneSignal]:
@@ -145,7 +150,7 @@ class SignalMachine:
     def set_lanes(self, lanes: Iterable[str], now: float) -> list[LaneSignal]:
         """A reload: new lanes start at rest, removed ones are forgotten."""
         wanted = list(lanes)
-        self._lanes = {lane: self._lanes.get(lane) or _Lane(LaneSignal(lane, REST, None, "rest", None, now))
+        self._lanes = {lane: self._lanes.get(lane) or _Lane(LaneSignal.at_rest(lane, now))
                        for lane in wanted}
         return []
 
@@ -222,7 +227,7 @@ class SignalMachine:
     def _rest(self, state: _Lane, now: float) -> list[LaneSignal]:
         if state.shown.state == REST and state.shown.passage_id is None:
             return []
-        return self._show(state, LaneSignal(state.shown.lane, REST, None, "rest", None, now))
+        return self._show(state, LaneSignal.at_rest(state.shown.lane, now))
 
     @staticmethod
     def _show(state: _Lane, signal: LaneSignal) -> list[LaneSignal]:
@@ -259,10 +264,8 @@ class MqttSignalSink:
             self._add(lane)
 
     def _add(self, lane: str) -> None:
-        rest = payload(LaneSignal(lane, REST, None, "rest", None, 0.0), "start")
-        will = self._will_type(self.topic(lane), payload(LaneSignal(lane, REST, None, "rest", None, 0.0),
-                                                         "gateway-offline").to_json(), qos=1, retain=True)
-        self._current[lane] = rest.to_json()
+        will = self._will_type(self.topic(lane), _rest_body(lane, "gateway-offline", 0.0), qos=1, retain=True)
+        self._current[lane] = _rest_body(lane, "start", 0.0)
         link = self._link_type(self.mqtt, f"{self.base_client_id}-signal-{lane}", will=will,
                                birth=self._birth(lane))
         self._links[lane] = link
@@ -295,8 +298,8 @@ class MqttSignalSink:
         for link in start:
             link.start()
         for lane, link in gone.items():
-            body = payload(LaneSignal(lane, REST, None, "rest", None, _now()), "lane-removed").to_json()
-            threading.Thread(target=link.stop, args=(body,), name=f"lane-signal-stop-{lane}", daemon=True).start()
+            threading.Thread(target=link.stop, args=(_rest_body(lane, "lane-removed", _now()),),
+                             name=f"lane-signal-stop-{lane}", daemon=True).start()
 
     def stop(self) -> None:
         """Disconnect cleanly: the Will is not sent, so each lane is set to stop first."""
@@ -305,8 +308,7 @@ class MqttSignalSink:
             self._started = False
         for lane, link in links.items():
             try:
-                body = payload(LaneSignal(lane, REST, None, "rest", None, _now()), "gateway-offline").to_json()
-                link.stop(body)
+                link.stop(_rest_body(lane, "gateway-offline", _now()))
             except Exception:
                 log.exception("lane signal: could not stop the connection of a lane")
 
@@ -326,6 +328,11 @@ class MqttSignalSink:
     @property
     def connected(self) -> bool:
         return all(link.connected.is_set() for link in self._links.values())
+
+
+def _rest_body(lane: str, reason: str, since: float) -> bytes:
+    """The retained payload of ``lane`` at rest (the start, the Last Will, a clean stop, a removed lane)."""
+    return payload(LaneSignal.at_rest(lane, since), reason).to_json()
 
 
 def _now() -> float:
